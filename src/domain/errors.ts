@@ -1,0 +1,45 @@
+// Every expected failure is one of these; src/schema/errors.ts maps `code` to `extensions.code` once.
+// Anything else is unexpected and stays masked.
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INVALID_STATE'
+  | 'STALE_READ'
+  | 'RATE_LIMITED'
+  | 'QUERY_TOO_COMPLEX';
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  readonly code = 'BAD_USER_INPUT';
+}
+export class UnauthenticatedError extends AppError {
+  readonly code = 'UNAUTHENTICATED';
+}
+export class ForbiddenError extends AppError {
+  readonly code = 'FORBIDDEN';
+}
+export class NotFoundError extends AppError {
+  readonly code = 'NOT_FOUND';
+}
+export class ConflictError extends AppError {
+  readonly code = 'CONFLICT';
+}
+export class InvalidStateError extends AppError {
+  readonly code = 'INVALID_STATE';
+}
+export class StaleReadError extends AppError {
+  readonly code = 'STALE_READ';
+}

@@ -1,0 +1,6 @@
+export * from './commands.js';
+export * from './decide.js';
+export * from './events.js';
+export * from './rules.js';
+export * from './state.js';
+export * from './upcast.js';
