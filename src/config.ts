@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+const roles = ['command', 'query', 'relay', 'projector'] as const;
+export type Role = (typeof roles)[number];
+
+export const developmentJwtSecret = 'development-secret-do-not-use-in-production';
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    NATS_URL: z.string().min(1).optional(),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    DATA_DIR: z.string().min(1).default('./.data'),
+    ROLE: z
+      .string()
+      .default('all')
+      .transform((value, ctx) => {
+        const asked = value.split(',').map((role) => role.trim()).filter(Boolean);
+        if (asked.includes('all')) return [...roles];
+        const unknown = asked.filter((role) => !(roles as readonly string[]).includes(role));
+        if (unknown.length || !asked.length) {
+          ctx.addIssue({ code: 'custom', message: `unknown role ${unknown.join(',') || '(none)'}; use ${roles.join(', ')} or all` });
+          return z.NEVER;
+        }
+        return asked as Role[];
+      }),
+    JWT_SECRET: z.string().min(16, 'JWT_SECRET must be at least 16 characters').optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
+    OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+    OUTBOX_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+    NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ORDERS'),
+    NATS_SUBJECT_PREFIX: z.string().min(1).default('orders.events'),
+    NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+    NATS_ACK_WAIT_MS: z.coerce.number().int().min(100).default(30_000),
+    NATS_MAX_DELIVER: z.coerce.number().int().min(1).default(10),
+    NATS_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(1000).default(120_000),
+    REDIS_PREFIX: z.string().min(1).default('cqrs'),
+    PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.JWT_SECRET)
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
+  });
+
+export type Config = z.infer<typeof schema> & { jwtSecret: string; usingDevelopmentSecret: boolean };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; every problem is named in one error. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || 'env'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const jwtSecret = parsed.data.JWT_SECRET ?? developmentJwtSecret;
+  return { ...parsed.data, jwtSecret, usingDevelopmentSecret: !parsed.data.JWT_SECRET };
+}
