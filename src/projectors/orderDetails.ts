@@ -1,0 +1,51 @@
+import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../domain/order/index.js';
+import type { Projection } from './projection.js';
+
+export interface OrderItemDoc {
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPriceCents: number;
+  lineTotalCents: number;
+}
+
+export interface OrderDoc {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  currency: string;
+  items: OrderItemDoc[];
+  totalCents: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function toState(doc: OrderDoc | null): OrderState | null {
+  if (!doc) return null;
+  const items = doc.items.map(({ sku, name, quantity, unitPriceCents }) => ({ sku, name, quantity, unitPriceCents }));
+  return { id: doc.id, userId: doc.userId, status: doc.status, currency: doc.currency, items };
+}
+
+// The order as clients read it. The domain fold decides what each event does to the order, so the
+// view can never disagree with the write side about status or items; the view adds totals and times.
+export const orderDetails: Projection<OrderDoc> = {
+  name: 'orderDetails',
+  collection: 'order',
+  handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
+  evolve(doc, event) {
+    const state = evolveOrder(toState(doc), event)!;
+    const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
+    const at = event.committedAt.toISOString();
+    return {
+      id: state.id,
+      userId: state.userId,
+      status: state.status,
+      currency: state.currency,
+      items,
+      totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0),
+      createdAt: doc?.createdAt ?? at,
+      updatedAt: at,
+    };
+  },
+  ownerOf: (doc) => doc.userId,
+};

@@ -1,0 +1,51 @@
+import { StaleReadError, ValidationError } from '../domain/errors.js';
+import { type Caller, isAdmin } from '../domain/order/index.js';
+import type { ReadStore, VersionedDoc } from '../ports.js';
+import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
+import type { VersionWaiter } from './versionWaiter.js';
+
+export const readWait = { defaultMs: 5000, maxMs: 30_000 } as const;
+
+export interface OrderQueryDeps {
+  readStore: ReadStore;
+  waiter: VersionWaiter;
+}
+
+export function canSee(caller: Caller, doc: VersionedDoc<OrderDoc>): boolean {
+  return isAdmin(caller) || doc.data.userId === caller.userId;
+}
+
+/**
+ * Reads the order document from the read store only. With `minVersion`, waits on the change feed until
+ * the document has applied that version, up to `timeoutMs`, then fails with STALE_READ.
+ * Someone else's order reads as null, exactly like a missing one.
+ */
+export async function getOrder(
+  deps: OrderQueryDeps,
+  caller: Caller,
+  id: string,
+  options: { minVersion?: number | null; timeoutMs?: number | null } = {},
+): Promise<VersionedDoc<OrderDoc> | null> {
+  const read = async () => {
+    const doc = await deps.readStore.get<OrderDoc>(orderDetails.collection, id);
+    return doc && canSee(caller, doc) ? doc : null;
+  };
+  const { minVersion, timeoutMs } = options;
+  if (minVersion == null) return read();
+  if (!Number.isInteger(minVersion) || minVersion < 1) throw new ValidationError('minVersion must be a positive integer');
+  const timeout = timeoutMs ?? readWait.defaultMs;
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > readWait.maxMs)
+    throw new ValidationError(`timeoutMs must be 0-${readWait.maxMs}`);
+
+  let doc: VersionedDoc<OrderDoc> | null = null;
+  const reached = await deps.waiter.waitFor(`${orderDetails.collection}:${id}`, minVersion, timeout, async () => {
+    doc = await read();
+    return doc !== null && doc.version >= minVersion;
+  });
+  if (!reached) {
+    // Someone else's order must not leak its existence through a STALE_READ.
+    if (doc === null && (await deps.readStore.get(orderDetails.collection, id)) !== null) return null;
+    throw new StaleReadError(`order ${id} has not reached version ${minVersion} within ${timeout} ms`, { minVersion, timeoutMs: timeout });
+  }
+  return doc;
+}
