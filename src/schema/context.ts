@@ -1,0 +1,31 @@
+import type { CommandHandlers } from '../commands/index.js';
+import { UnauthenticatedError } from '../domain/errors.js';
+import type { Caller } from '../domain/order/index.js';
+import type { ChangeFeed, ReadStore } from '../ports.js';
+import type { VersionWaiter } from '../queries/versionWaiter.js';
+
+/** What resolvers may use; a role that is not running leaves its part null. */
+export interface Services {
+  commands: CommandHandlers | null;
+  reads: { readStore: ReadStore; feed: ChangeFeed; waiter: VersionWaiter } | null;
+}
+
+export interface Context {
+  caller: Caller | null;
+  /** Why the presented credentials were refused, raised only when a field needs a caller. */
+  authError: UnauthenticatedError | null;
+  correlationId: string;
+  services: Services;
+}
+
+export function requireCaller(context: Context): Caller {
+  if (context.authError) throw context.authError;
+  if (!context.caller) throw new UnauthenticatedError('sign in: send Authorization: Bearer <token>');
+  return context.caller;
+}
+
+export function requireService<K extends keyof Services>(context: Context, name: K): NonNullable<Services[K]> {
+  const service = context.services[name];
+  if (!service) throw new Error(`this instance does not run the ${name === 'commands' ? 'command' : 'query'} role`);
+  return service as NonNullable<Services[K]>;
+}

@@ -1,0 +1,36 @@
+import { NotFoundError } from '../domain/errors.js';
+import { canSee } from '../queries/getOrder.js';
+import { type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
+import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
+import { builder } from './builder.js';
+import { requireCaller, requireService } from './context.js';
+import { Freshness, Order } from './order.js';
+
+const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
+  fields: (t) => ({
+    order: t.field({ type: Order, resolve: (u) => u.doc }),
+    eventType: t.exposeString('eventType', { description: 'the event that produced this version; "Snapshot" for a first message of current state' }),
+    version: t.int({ resolve: (u) => u.doc.version }),
+    previousVersion: t.int({ nullable: true, description: 'version of the message before this one on this subscription; null on the first', resolve: (u) => u.previousVersion }),
+    freshness: t.field({ type: Freshness, resolve: (u) => u.doc }),
+    deliveredAt: t.field({ type: 'DateTime', description: 'when the server pushed this message', resolve: (u) => u.deliveredAt }),
+    endToEndLagMs: t.float({ description: 'deliveredAt - freshness.eventAt', resolve: (u) => u.deliveredAt.getTime() - Date.parse(u.doc.eventAt) }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  orderUpdated: t.field({
+    type: OrderUpdateRef,
+    description: 'First the current state, then each change in version order.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_, args, ctx) => {
+      const caller = requireCaller(ctx);
+      const reads = requireService(ctx, 'reads');
+      const id = String(args.id);
+      const doc = await reads.readStore.get<OrderDoc>(orderDetails.collection, id);
+      if (doc && !canSee(caller, doc)) throw new NotFoundError(`order ${id} not found`);
+      return orderUpdates(reads, caller, id);
+    },
+    resolve: (update) => update,
+  }),
+}));
