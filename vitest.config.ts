@@ -4,9 +4,13 @@ import { defineConfig } from 'vitest/config';
 // e2e: a started server and real clients. int and e2e share servers, so their files run one at a time.
 export default defineConfig({
   test: {
+    // graphql 16 ships CJS (main) and ESM (module) builds. Vite resolves our imports to the ESM one while
+    // Node loads the CJS one for external packages; inlining Pothos makes both sides use one copy.
+    server: { deps: { inline: [/@pothos\//] } },
     projects: [
-      { test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
       {
+        extends: true,
         test: {
           name: 'int',
           include: ['test/**/*.int.test.ts'],
@@ -16,6 +20,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],

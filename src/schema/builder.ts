@@ -4,7 +4,8 @@ import type { Context } from './context.js';
 export const builder = new SchemaBuilder<{
   Context: Context;
   Scalars: { DateTime: { Input: Date; Output: Date | string } };
-}>({});
+  DefaultFieldNullability: false;
+}>({ defaultFieldNullability: false });
 
 builder.queryType({});
 builder.mutationType({});
