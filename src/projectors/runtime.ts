@@ -37,7 +37,8 @@ export async function applyEvent<D>(deps: Pick<ProjectorDeps, 'store' | 'readSto
     if (event.version <= at) return 'duplicate';
 
     const pending = event.version === at + 1 ? [event] : (await deps.store.readStream(event.streamId, at + 1)).filter((e) => e.version <= event.version);
-    if (pending.at(-1)?.version !== event.version) throw new Error(`event store lacks ${event.streamId} v${at + 1}..${event.version}`);
+    if (pending.some((stored, i) => stored.version !== at + 1 + i) || pending.at(-1)?.version !== event.version)
+      throw new Error(`event store lacks ${event.streamId} v${at + 1}..${event.version}`);
 
     let doc: D | null = current ? current.data : null;
     for (const stored of pending) doc = projection.evolve(doc, toProjected(stored));

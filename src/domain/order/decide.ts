@@ -1,7 +1,7 @@
 import { ConflictError, ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
 import { type Caller, isAdmin, type OrderCommand } from './commands.js';
 import { assertNever, type OrderEvent, type OrderStatus } from './events.js';
-import { checkCurrency, checkItem, checkItems, checkQuantity, checkText, limits } from './rules.js';
+import { checkCurrency, checkItem, checkItems, checkQuantity, checkText, checkTotal, limits } from './rules.js';
 import { addItem, type OrderState } from './state.js';
 
 // decide(command, state, caller) → events. Pure: no clock, no ids, no I/O; every rejection is a
@@ -40,6 +40,7 @@ export function addOrderItem(command: Extract<OrderCommand, { type: 'AddOrderIte
   const merged = addItem(order.items, item);
   if (merged.length > limits.maxLines) throw new ValidationError(`an order has at most ${limits.maxLines} lines`, { field: 'items' });
   checkQuantity(merged.find((line) => line.sku === item.sku)!.quantity);
+  checkTotal(merged);
   return [{ type: 'OrderItemAdded', data: { item } }];
 }
 

@@ -8,6 +8,8 @@ export const limits = {
   maxUnitPriceCents: 10_000_000,
   maxNameLength: 200,
   maxTextLength: 500,
+  /** Amounts are GraphQL Int (32-bit signed) in the public contract, so no order may total more. */
+  maxTotalCents: 2_147_483_647,
 } as const;
 
 const skuPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -37,6 +39,13 @@ export function checkItems(items: OrderItem[]): void {
     if (skus.has(item.sku)) throw new ValidationError(`duplicate sku ${item.sku}`, { field: 'sku' });
     skus.add(item.sku);
   }
+  checkTotal(items);
+}
+
+export function checkTotal(items: OrderItem[]): void {
+  const total = items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
+  if (total > limits.maxTotalCents)
+    throw new ValidationError(`an order may total at most ${limits.maxTotalCents} cents`, { field: 'items' });
 }
 
 export function checkCurrency(currency: string): void {

@@ -12,8 +12,10 @@ const steps: Partial<Record<OrderEventType, Record<number, Step>>> = {
 };
 
 export function upcast(type: string, schemaVersion: number, data: unknown): OrderEvent {
-  if (!(type in currentSchemaVersion)) throw new Error(`unknown event type ${type}`);
+  if (!Object.hasOwn(currentSchemaVersion, type)) throw new Error(`unknown event type ${type}`);
   const eventType = type as OrderEventType;
+  // An event written by newer code cannot be read safely by this code.
+  if (schemaVersion > currentSchemaVersion[eventType]) throw new Error(`${type} v${schemaVersion} is newer than this code knows`);
   let shaped = data as Record<string, unknown>;
   for (let version = schemaVersion; version < currentSchemaVersion[eventType]; version++) {
     const step = steps[eventType]?.[version];
