@@ -1,0 +1,205 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReadStore, VersionedDoc } from '../../src/ports.js';
+import type { IndexHelpers } from '../../src/infrastructure/readIndex.js';
+import { uniqueName } from '../services.js';
+
+export interface ReadStoreUnderTest {
+  store: ReadStore & IndexHelpers;
+  cleanup(): Promise<void>;
+}
+
+const collection = 'orders';
+
+export function orderDoc(version: number, data: unknown = { note: `at v${version}` }): VersionedDoc {
+  return {
+    version,
+    eventAt: new Date(Date.UTC(2026, 0, 1, 12, 0, version)).toISOString(),
+    projectedAt: new Date().toISOString(),
+    data,
+  };
+}
+
+/** What every ReadStore (with the index helpers) must do; both adapters run it. */
+export function readStoreContract(name: string, make: () => Promise<ReadStoreUnderTest>): void {
+  describe(`${name} read store`, () => {
+    let store: ReadStore & IndexHelpers;
+    let cleanup: (() => Promise<void>) | undefined;
+    let id: string;
+
+    // A store per test, so that with the server down every test fails rather than being skipped.
+    beforeEach(async () => {
+      ({ store, cleanup } = await make());
+      id = uniqueName('order');
+    });
+    afterEach(async () => {
+      await cleanup?.();
+    });
+
+    describe('when the document does not exist', () => {
+      it('gets null', async () => {
+        expect(await store.get(collection, id)).toBeNull();
+      });
+
+      it('creates it with a write expecting version 0', async () => {
+        expect(await store.compareAndSet(collection, id, 0, orderDoc(1))).toBe(true);
+        expect((await store.get(collection, id))?.version).toBe(1);
+      });
+
+      it('refuses a write expecting version 1 and stores nothing', async () => {
+        expect(await store.compareAndSet(collection, id, 1, orderDoc(2))).toBe(false);
+        expect(await store.get(collection, id)).toBeNull();
+      });
+    });
+
+    describe('when the document is at version 2', () => {
+      let current: VersionedDoc;
+
+      beforeEach(async () => {
+        current = orderDoc(2);
+        expect(await store.compareAndSet(collection, id, 0, orderDoc(1))).toBe(true);
+        expect(await store.compareAndSet(collection, id, 1, current)).toBe(true);
+      });
+
+      it('refuses a write expecting version 1 and keeps version 2', async () => {
+        expect(await store.compareAndSet(collection, id, 1, orderDoc(2, { stale: true }))).toBe(false);
+        expect(await store.get(collection, id)).toEqual(current);
+      });
+
+      it('refuses a write expecting version 0', async () => {
+        expect(await store.compareAndSet(collection, id, 0, orderDoc(1))).toBe(false);
+        expect(await store.get(collection, id)).toEqual(current);
+      });
+
+      it('accepts a write expecting version 2', async () => {
+        const next = orderDoc(3);
+        expect(await store.compareAndSet(collection, id, 2, next)).toBe(true);
+        expect(await store.get(collection, id)).toEqual(next);
+      });
+    });
+
+    describe('when a document with nested data is written', () => {
+      it('reads back the same data and freshness fields', async () => {
+        const written = orderDoc(1, {
+          status: 'PLACED',
+          items: [{ sku: 'tea-42', quantity: 2, unitPrice: 4.5 }],
+          shipping: { city: 'Zürich', note: 'ring twice: "bell" ☎' },
+          couponCode: null,
+          paid: false,
+        });
+        await store.compareAndSet(collection, id, 0, written);
+        expect(await store.get(collection, id)).toEqual(written);
+      });
+    });
+
+    describe('when 50 writers expect the same version at once', () => {
+      it('lets exactly one of them write', async () => {
+        await store.compareAndSet(collection, id, 0, orderDoc(1));
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, writer) => store.compareAndSet(collection, id, 1, orderDoc(2, { writer }))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.get(collection, id))?.data).toEqual({ writer: results.indexOf(true) });
+      });
+    });
+
+    describe('when some requested documents are missing', () => {
+      it('gives null in their places, in the order asked', async () => {
+        const [first, second, missing] = [uniqueName('order'), uniqueName('order'), uniqueName('order')];
+        await store.compareAndSet(collection, first, 0, orderDoc(1));
+        await store.compareAndSet(collection, second, 0, orderDoc(1, { second: true }));
+        expect(await store.getMany(collection, [second, missing, first])).toEqual([
+          await store.get(collection, second),
+          null,
+          await store.get(collection, first),
+        ]);
+      });
+
+      it('gives an empty list when asked for no ids', async () => {
+        expect(await store.getMany(collection, [])).toEqual([]);
+      });
+    });
+
+    describe('when no checkpoint was saved', () => {
+      it('reads null', async () => {
+        expect(await store.getCheckpoint(uniqueName('projector'))).toBeNull();
+      });
+    });
+
+    describe('when a checkpoint beyond 2^53 was saved', () => {
+      it('reads back exactly that position', async () => {
+        const name = uniqueName('projector');
+        await store.setCheckpoint(name, 2n ** 60n + 1n);
+        expect(await store.getCheckpoint(name)).toBe(2n ** 60n + 1n);
+      });
+
+      it('reads back a later save instead', async () => {
+        const name = uniqueName('projector');
+        await store.setCheckpoint(name, 2n ** 60n + 1n);
+        await store.setCheckpoint(name, 2n ** 60n + 7n);
+        expect(await store.getCheckpoint(name)).toBe(2n ** 60n + 7n);
+      });
+    });
+
+    describe('when an index holds four members and one was re-scored', () => {
+      let index: string;
+
+      beforeEach(async () => {
+        index = uniqueName('orders-by-time');
+        await store.indexAdd(index, 'c', 30);
+        await store.indexAdd(index, 'a', 10);
+        await store.indexAdd(index, 'd', 40);
+        await store.indexAdd(index, 'b', 20);
+        await store.indexAdd(index, 'a', 35);
+      });
+
+      it('ranges members by ascending score', async () => {
+        expect(await store.indexRange(index)).toEqual(['b', 'c', 'a', 'd']);
+      });
+
+      it('ranges members by descending score when reversed', async () => {
+        expect(await store.indexRange(index, { reverse: true })).toEqual(['d', 'a', 'c', 'b']);
+      });
+
+      it('skips `offset` members and takes at most `limit`', async () => {
+        expect(await store.indexRange(index, { offset: 1, limit: 2 })).toEqual(['c', 'a']);
+        expect(await store.indexRange(index, { offset: 1, limit: 2, reverse: true })).toEqual(['a', 'c']);
+      });
+
+      it('stops at the last member when the limit runs past it', async () => {
+        expect(await store.indexRange(index, { offset: 3, limit: 10 })).toEqual(['d']);
+        expect(await store.indexRange(index, { offset: 9, limit: 10 })).toEqual([]);
+      });
+
+      it('takes nothing with a limit of 0', async () => {
+        expect(await store.indexRange(index, { limit: 0 })).toEqual([]);
+      });
+
+      it('counts each member once', async () => {
+        expect(await store.indexCount(index)).toBe(4);
+      });
+    });
+
+    describe('when members tie on score', () => {
+      it('orders them by member', async () => {
+        const index = uniqueName('orders-by-status');
+        for (const member of ['m2', 'm3', 'm1']) await store.indexAdd(index, member, 1);
+        expect(await store.indexRange(index)).toEqual(['m1', 'm2', 'm3']);
+        expect(await store.indexRange(index, { reverse: true })).toEqual(['m3', 'm2', 'm1']);
+      });
+    });
+
+    describe('when an index was never written', () => {
+      it('ranges to nothing and counts zero', async () => {
+        const index = uniqueName('orders-by-time');
+        expect(await store.indexRange(index)).toEqual([]);
+        expect(await store.indexCount(index)).toBe(0);
+      });
+    });
+
+    describe('when the store is reachable', () => {
+      it('answers a ping', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
