@@ -1,0 +1,206 @@
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
+import { decodeEvent, encodeEvent } from '../codec.js';
+
+export interface JetStreamBusOptions {
+  url: string;
+  stream?: string;
+  subjectPrefix?: string;
+  duplicateWindowMs?: number;
+  replicas?: number;
+  storage?: 'file' | 'memory';
+  ackWaitMs?: number;
+  maxDeliver?: number;
+  /** How long a publish, an ack or an API call waits: while NATS is away they reject, and the caller retries. */
+  timeoutMs?: number;
+  name?: string;
+}
+
+export const EVENT_TYPE_HEADER = 'Event-Type';
+
+/** Delay before a failed handler sees the message again: 200ms, 400ms, ... capped at 10s. */
+function retryDelayMs(deliveryCount: number): number {
+  return Math.min(200 * 2 ** (deliveryCount - 1), 10_000);
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+  );
+}
+
+export class JetStreamBus implements EventBus {
+  private readonly subscriptions = new Set<BusSubscription>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: Required<Omit<JetStreamBusOptions, 'name'>>,
+  ) {}
+
+  static async connect(options: JetStreamBusOptions): Promise<JetStreamBus> {
+    const resolved = {
+      stream: 'ORDERS',
+      subjectPrefix: 'orders.events',
+      duplicateWindowMs: 120_000,
+      replicas: 1,
+      storage: 'file' as const,
+      ackWaitMs: 30_000,
+      maxDeliver: 10,
+      timeoutMs: 5_000,
+      ...options,
+    };
+    // Reconnect forever: a NATS restart must not end the process's ability to publish and consume.
+    const nc = await connect({ servers: resolved.url, name: options.name, maxReconnectAttempts: -1 });
+    try {
+      const timeout = resolved.timeoutMs;
+      const bus = new JetStreamBus(nc, jetstream(nc, { timeout }), await jetstreamManager(nc, { timeout }), resolved);
+      await bus.ensureStream();
+      return bus;
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  // Several processes start at once, so creation must be idempotent: update (which merges into the
+  // current config) and create only when missing; a create racing another with the same config succeeds.
+  private async ensureStream(): Promise<void> {
+    const { stream, subjectPrefix, duplicateWindowMs, replicas, storage } = this.options;
+    const config = {
+      subjects: [`${subjectPrefix}.>`],
+      duplicate_window: nanos(duplicateWindowMs),
+      num_replicas: replicas,
+    };
+    try {
+      await this.jsm.streams.update(stream, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.streams.add({
+        name: stream,
+        storage: storage === 'memory' ? StorageType.Memory : StorageType.File,
+        ...config,
+      });
+    }
+  }
+
+  // consumers.add() cannot be create-or-update in 3.4.0 (an empty action is coerced to "create", which
+  // servers >= 2.10 reject when the config differs), hence update first.
+  private async ensureConsumer(durable: string): Promise<void> {
+    const { stream, ackWaitMs, maxDeliver } = this.options;
+    const config = { ack_wait: nanos(ackWaitMs), max_deliver: maxDeliver };
+    try {
+      await this.jsm.consumers.update(stream, durable, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ...config,
+      });
+    }
+  }
+
+  async publish(event: StoredEvent): Promise<void> {
+    const h = headers();
+    h.set(EVENT_TYPE_HEADER, event.type);
+    await this.js.publish(`${this.options.subjectPrefix}.${event.streamId}`, encodeEvent(event), {
+      msgID: event.metadata.eventId,
+      headers: h,
+    });
+  }
+
+  async subscribe(
+    durable: string,
+    handler: (message: BusMessage) => Promise<void>,
+    { concurrency = 16 }: { concurrency?: number } = {},
+  ): Promise<BusSubscription> {
+    await this.ensureConsumer(durable);
+    const consumer = await this.js.consumers.get(this.options.stream, durable);
+    // The iterator only asks the server for more once we pull from it, so the client buffers at most
+    // `concurrency` messages on top of the ones being handled.
+    const messages = await consumer.consume({ max_messages: concurrency });
+    const inFlight = new Set<Promise<void>>();
+    let stopping = false;
+
+    const loop = (async () => {
+      for await (const m of messages) {
+        while (!stopping && inFlight.size >= concurrency) await Promise.race(inFlight);
+        // close() still yields what was buffered: hand it straight back so another member takes it.
+        if (stopping) {
+          m.nak();
+          continue;
+        }
+        const task = handle(m, handler).finally(() => inFlight.delete(task));
+        inFlight.add(task);
+      }
+    })();
+    // consume() recovers from disconnects and missing consumers by itself; what still ends the loop is
+    // surfaced by stop() rather than as an unhandled rejection.
+    loop.catch(() => {});
+
+    let stopped: Promise<void> | undefined;
+    const subscription: BusSubscription = {
+      stop: () =>
+        (stopped ??= (async () => {
+          stopping = true;
+          this.subscriptions.delete(subscription);
+          await messages.close();
+          await loop;
+          await Promise.all(inFlight);
+        })()),
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async ping(): Promise<void> {
+    await this.nc.rtt();
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed() || this.nc.isDraining()) return;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    await this.nc.drain();
+  }
+
+  async purgeStream(): Promise<void> {
+    await this.jsm.streams.purge(this.options.stream);
+  }
+
+  async deleteStream(): Promise<void> {
+    await this.jsm.streams.delete(this.options.stream);
+  }
+}
+
+async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>): Promise<void> {
+  const deliveryCount = m.info.deliveryCount;
+  try {
+    await handler({
+      event: decodeEvent(m.string()),
+      deliveryCount,
+      ack: async () => {
+        await m.ackAck();
+      },
+      nak: async (delayMs) => m.nak(delayMs),
+    });
+  } catch {
+    // A no-op when the handler already acked or nakked.
+    m.nak(retryDelayMs(deliveryCount));
+  }
+}
