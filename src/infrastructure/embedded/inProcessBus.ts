@@ -1,5 +1,6 @@
 import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
 import { decodeEvent, encodeEvent } from '../codec.js';
+import { retryDelayMs } from '../backoff.js';
 
 export interface InProcessBusOptions {
   /** An unsettled delivery is handed out again after this long, as JetStream's ack wait does. */
@@ -25,11 +26,6 @@ interface Durable {
   deliveries: Map<number, number>;
   members: Member[];
   turn: number;
-}
-
-/** Delay before a failed handler sees the message again: 200ms, 400ms, ... capped at 10s, as in JetStreamBus. */
-function retryDelayMs(deliveryCount: number): number {
-  return Math.min(200 * 2 ** (deliveryCount - 1), 10_000);
 }
 
 export class InProcessBus implements EventBus {

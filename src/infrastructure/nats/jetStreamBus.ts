@@ -13,6 +13,7 @@ import {
 } from '@nats-io/jetstream';
 import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
 import { decodeEvent, encodeEvent } from '../codec.js';
+import { retryDelayMs } from '../backoff.js';
 
 export interface JetStreamBusOptions {
   url: string;
@@ -29,11 +30,6 @@ export interface JetStreamBusOptions {
 }
 
 export const EVENT_TYPE_HEADER = 'Event-Type';
-
-/** Delay before a failed handler sees the message again: 200ms, 400ms, ... capped at 10s. */
-function retryDelayMs(deliveryCount: number): number {
-  return Math.min(200 * 2 ** (deliveryCount - 1), 10_000);
-}
 
 function isNotFound(error: unknown): boolean {
   return (
