@@ -1,0 +1,244 @@
+// The event store on Postgres through Prisma. One class serves the real server and the embedded PGlite:
+// only the adapter inside the PrismaClient and the way NOTIFY reaches us differ.
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { type Event as EventRow, Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type IdempotencyClaim,
+  IdempotencyKeyTakenError,
+  type IdempotencyRecord,
+  type NewEvent,
+  type StoredEvent,
+  WrongExpectedVersionError,
+} from '../../ports.js';
+import { createPrismaClient, type DbTarget } from './prisma.js';
+
+/** Calls `onNotify` on every NOTIFY of channel `outbox`; resolves to an unsubscribe. */
+export type OutboxListen = (onNotify: () => void) => Promise<() => Promise<void>>;
+
+// Any constant, as long as every relay uses the same one.
+const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox"
+// Prisma's defaults (2 s to start, 5 s to finish) are tight for PGlite, which runs one transaction at a
+// time, and for a relay batch that waits on the bus.
+const TX = { maxWait: 10_000, timeout: 30_000 };
+
+/** `onClose` runs after the store has closed, e.g. to close a PGlite the store does not own. */
+export function createEventStore(target: DbTarget, onClose?: () => Promise<void>): PrismaEventStore {
+  const listen = 'url' in target ? pgListen(target.url) : pgliteListen(target.pglite);
+  return new PrismaEventStore(createPrismaClient(target), listen, onClose);
+}
+
+export class PrismaEventStore implements EventStore {
+  private readonly stops = new Set<() => Promise<void>>();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly listen: OutboxListen,
+    private readonly onClose?: () => Promise<void>,
+  ) {}
+
+  async append(
+    streamId: string,
+    expectedVersion: number,
+    events: NewEvent[],
+    idempotency?: IdempotencyClaim,
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
+    return this.prisma.$transaction(async (tx) => {
+      // Must fail here when the stream is behind expectedVersion: inserting after a gap violates nothing.
+      const { _max } = await tx.event.aggregate({ where: { streamId }, _max: { version: true } });
+      if ((_max.version ?? 0) !== expectedVersion) throw conflict();
+
+      // A concurrent writer that passed the same check loses on the unique (stream_id, version).
+      const rows = await tx.event
+        .createManyAndReturn({
+          data: events.map((event, i) => ({
+            eventId: event.metadata.eventId,
+            streamId,
+            version: expectedVersion + 1 + i,
+            type: event.type,
+            schemaVersion: event.schemaVersion,
+            data: event.data as Prisma.InputJsonValue,
+            metadata: event.metadata as unknown as Prisma.InputJsonValue,
+          })),
+        })
+        .catch(onUniqueViolation({ index: 'events_stream_id_version_key', fields: ['stream_id', 'version'] }, conflict));
+      const stored = rows.map(toStoredEvent).sort((a, b) => a.version - b.version);
+      await tx.outbox.createMany({ data: stored.map(({ position }) => ({ position })) });
+
+      const last = stored[stored.length - 1]!;
+      const result: AppendResult = { version: last.version, position: last.position, events: stored };
+      if (idempotency) {
+        const { userId, key, requestHash } = idempotency;
+        await tx.idempotencyRecord
+          .create({ data: { userId, key, requestHash, result: toJson(idempotency.result(result)) } })
+          .catch(
+            onUniqueViolation({ index: 'idempotency_records_pkey', fields: ['user_id', 'key'] }, () => new IdempotencyKeyTakenError(userId, key)),
+          );
+      }
+      // Delivered on commit only, so a relay never wakes up for rows it cannot see yet.
+      await tx.$executeRaw`SELECT pg_notify('outbox', '')`;
+      return result;
+    }, TX);
+  }
+
+  async readStream(streamId: string, fromVersion = 1): Promise<StoredEvent[]> {
+    const rows = await this.prisma.event.findMany({
+      where: { streamId, version: { gte: fromVersion } },
+      orderBy: { version: 'asc' },
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async readAll(after: bigint, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.prisma.event.findMany({
+      where: { position: { gt: after } },
+      orderBy: { position: 'asc' },
+      take: limit,
+    });
+    return rows.map(toStoredEvent);
+  }
+
+  async headPosition(): Promise<bigint> {
+    const { _max } = await this.prisma.event.aggregate({ _max: { position: true } });
+    return _max.position ?? 0n;
+  }
+
+  async findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null> {
+    const row = await this.prisma.idempotencyRecord.findUnique({ where: { userId_key: { userId, key } } });
+    return row && { requestHash: row.requestHash, result: row.result };
+  }
+
+  async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
+      // One relay at a time, or two replicas could publish the same stream out of order. The lock
+      // ends with the transaction, so a crashed relay cannot keep it.
+      const [lock] = await tx.$queryRaw<[{ locked: boolean }]>`
+        SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`;
+      if (!lock?.locked) return 0;
+
+      const pending = await tx.outbox.findMany({
+        where: { publishedAt: null },
+        orderBy: { position: 'asc' },
+        take: limit,
+        include: { event: true },
+      });
+      const published: bigint[] = [];
+      for (const { event } of pending) {
+        try {
+          await publish(toStoredEvent(event));
+        } catch (error) {
+          // Stop here: publishing later events first would reorder their streams on the bus.
+          await tx.outbox.update({
+            where: { position: event.position },
+            data: { attempts: { increment: 1 }, lastError: error instanceof Error ? error.message : String(error) },
+          });
+          break;
+        }
+        published.push(event.position);
+      }
+      // By position, not "everything up to the last one": a lower position can commit late.
+      if (published.length > 0) {
+        await tx.$executeRaw`UPDATE outbox SET published_at = now() WHERE position IN (${Prisma.join(published)})`;
+      }
+      return published.length;
+    }, TX);
+  }
+
+  async watchOutbox(onAppend: () => void): Promise<() => Promise<void>> {
+    const unlisten = await this.listen(onAppend);
+    const stop = async () => {
+      this.stops.delete(stop);
+      await unlisten();
+    };
+    this.stops.add(stop);
+    return stop;
+  }
+
+  async ping(): Promise<void> {
+    await this.prisma.$queryRaw`SELECT 1`;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.stops].map((stop) => stop()));
+    await this.prisma.$disconnect();
+    await this.onClose?.();
+  }
+}
+
+/** PGlite runs in this process: its own listen() sees every NOTIFY. */
+export function pgliteListen(pglite: PGlite): OutboxListen {
+  return (onNotify) => pglite.listen('outbox', () => onNotify());
+}
+
+/**
+ * LISTEN on a dedicated connection (a pooled one goes back to others). After a drop it reconnects every
+ * `retryMs` until it succeeds, then calls `onNotify` once for what was appended while it was away.
+ */
+export function pgListen(url: string, retryMs = 1_000): OutboxListen {
+  return async (onNotify) => {
+    let stopped = false;
+    let client: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+
+    const connect = async () => {
+      const next = new pg.Client({ connectionString: url });
+      next.on('notification', () => onNotify());
+      next.on('error', () => {}); // a broken connection also ends, and 'end' reconnects
+      try {
+        await next.connect();
+        await next.query('LISTEN outbox');
+      } catch (error) {
+        await next.end().catch(() => {});
+        throw error;
+      }
+      if (stopped) return void (await next.end());
+      next.once('end', () => !stopped && reconnect());
+      client = next;
+    };
+    const reconnect = () => {
+      timer = setTimeout(() => connect().then(() => !stopped && onNotify(), reconnect), retryMs);
+    };
+
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end();
+    };
+  };
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    position: row.position,
+    streamId: row.streamId,
+    version: row.version,
+    type: row.type,
+    schemaVersion: row.schemaVersion,
+    data: row.data,
+    metadata: row.metadata as unknown as EventMetadata,
+    committedAt: row.committedAt,
+  };
+}
+
+function toJson(value: unknown): Prisma.InputJsonValue | typeof Prisma.JsonNull {
+  return value === null || value === undefined ? Prisma.JsonNull : (value as Prisma.InputJsonValue);
+}
+
+/** Maps a unique violation of one constraint to `toError()`; anything else passes through. */
+function onUniqueViolation(constraint: { index: string; fields: string[] }, toError: () => Error) {
+  return (error: unknown): never => {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+      // adapter-pg reports the index name, pglite-prisma-adapter the columns.
+      const { cause } = (error.meta?.driverAdapterError ?? {}) as { cause?: { constraint?: { index?: string; fields?: string[] } } };
+      const violated = cause?.constraint;
+      if (violated?.index === constraint.index || violated?.fields?.join() === constraint.fields.join()) throw toError();
+    }
+    throw error;
+  };
+}

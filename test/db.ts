@@ -1,0 +1,47 @@
+// A fresh (by default migrated) database on the shared Postgres for one test file, so files never see each other's
+// rows. Without a reachable server this throws, and the file fails: a skipped test proves nothing.
+import pg from 'pg';
+import { applyMigrations } from '../src/infrastructure/postgres/migrate.js';
+import { uniqueName, urls } from './services.js';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Empties the event store's tables between tests; positions start again at 1. */
+export const truncateEventStore = 'TRUNCATE events, outbox, idempotency_records RESTART IDENTITY';
+
+export async function createTestDatabase({ migrated = true } = {}): Promise<TestDatabase> {
+  const name = uniqueName('cqrs_test');
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(urls.postgres);
+  url.pathname = `/${name}`;
+  // FORCE: a test that forgot to close its pool must not leave the database behind.
+  const drop = () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  try {
+    if (migrated) await applyMigrations({ url: url.toString() });
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { url: url.toString(), drop };
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: urls.postgres });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(
+      `Postgres is not reachable at ${urls.postgres}; start it with ` +
+        `'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'`,
+      { cause: error },
+    );
+  }
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
