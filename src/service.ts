@@ -1,0 +1,115 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createCommandHandlers } from './commands/index.js';
+import type { Config, Role } from './config.js';
+import { InProcessBus } from './infrastructure/embedded/inProcessBus.js';
+import { MemoryChangeFeed } from './infrastructure/embedded/memoryChangeFeed.js';
+import { MemoryReadStore } from './infrastructure/embedded/memoryReadStore.js';
+import { JetStreamBus } from './infrastructure/nats/jetStreamBus.js';
+import { startRelay } from './infrastructure/outboxRelay.js';
+import { openEventStore } from './infrastructure/postgres/open.js';
+import { RedisChangeFeed } from './infrastructure/redis/redisChangeFeed.js';
+import { RedisReadStore } from './infrastructure/redis/redisReadStore.js';
+import type { ChangeFeed, EventBus, EventStore, ReadStore } from './ports.js';
+import { orderDetails } from './projectors/orderDetails.js';
+import { startProjector } from './projectors/runtime.js';
+import { VersionWaiter } from './queries/versionWaiter.js';
+import type { Services } from './schema/context.js';
+import { buildApp } from './server.js';
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const needs = (roles: Role[]) => ({
+  // The projector reads the event store to repair gaps.
+  store: roles.some((role) => role === 'command' || role === 'relay' || role === 'projector'),
+  bus: roles.some((role) => role === 'relay' || role === 'projector'),
+  reads: roles.some((role) => role === 'query' || role === 'projector'),
+});
+
+/**
+ * The composition root: builds each port from the configuration (a real server when its URL is set,
+ * the embedded twin otherwise), then starts the roles asked for. Stops in reverse order.
+ */
+export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  const roles = config.ROLE;
+  const need = needs(roles);
+  const stops: (() => Promise<void>)[] = [];
+  const readiness: Record<string, () => Promise<void>> = {};
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => log.error({ err: error }, 'error while stopping'));
+  };
+
+  try {
+    let store: EventStore | null = null;
+    if (need.store) {
+      if (!config.DATABASE_URL) await mkdir(config.DATA_DIR, { recursive: true });
+      store = await openEventStore(
+        config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: path.join(config.DATA_DIR, 'pglite') },
+        { migrate: roles.includes('command') || !config.DATABASE_URL, log },
+      );
+      stops.push(() => store!.close());
+      readiness.postgres = () => store!.ping();
+    }
+
+    let bus: EventBus | null = null;
+    if (need.bus) {
+      bus = config.NATS_URL
+        ? await JetStreamBus.connect({
+            url: config.NATS_URL,
+            stream: config.NATS_STREAM,
+            subjectPrefix: config.NATS_SUBJECT_PREFIX,
+            replicas: config.NATS_REPLICAS,
+            ackWaitMs: config.NATS_ACK_WAIT_MS,
+            maxDeliver: config.NATS_MAX_DELIVER,
+            duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
+            name: `cqrs-orders ${roles.join(',')}`,
+          })
+        : new InProcessBus({ ackWaitMs: config.NATS_ACK_WAIT_MS, maxDeliver: config.NATS_MAX_DELIVER });
+      stops.push(() => bus!.close());
+      readiness.nats = () => bus!.ping();
+    }
+
+    let readStore: ReadStore | null = null;
+    let feed: ChangeFeed | null = null;
+    if (need.reads) {
+      readStore = config.REDIS_URL ? new RedisReadStore({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReadStore();
+      feed = config.REDIS_URL ? new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed();
+      stops.push(() => readStore!.close(), () => feed!.close());
+      readiness.redis = () => readStore!.ping();
+    }
+
+    if (roles.includes('relay')) {
+      const relay = await startRelay({ store: store!, bus: bus!, log: log.child({ role: 'relay' }), pollMs: config.OUTBOX_POLL_MS, batch: config.OUTBOX_BATCH });
+      stops.push(() => relay.stop());
+    }
+    if (roles.includes('projector')) {
+      const projector = await startProjector(
+        { bus: bus!, store: store!, readStore: readStore!, feed: feed!, log: log.child({ role: 'projector' }), concurrency: config.PROJECTOR_CONCURRENCY },
+        orderDetails,
+      );
+      stops.push(() => projector.stop());
+    }
+
+    const services: Services = { commands: null, reads: null };
+    if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES });
+    if (roles.includes('query')) {
+      const waiter = new VersionWaiter(feed!);
+      await waiter.start();
+      stops.push(() => waiter.stop());
+      services.reads = { readStore: readStore!, feed: feed!, waiter };
+    }
+
+    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness });
+    const url = await app.start();
+    stops.push(() => app.stop());
+    log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');
+    return { url, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
