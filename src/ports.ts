@@ -83,11 +83,18 @@ export interface EventStore {
     events: NewEvent[],
     idempotency?: IdempotencyClaim,
   ): Promise<AppendResult>;
-  /** Events of one stream with version >= fromVersion, in version order. */
+  /** Events of one stream with version >= fromVersion, in version order, archived ones included. */
   readStream(streamId: string, fromVersion?: number): Promise<StoredEvent[]>;
-  /** Events with position > after, in position order. */
+  /** Events with position > after, in position order, archived ones included. */
   readAll(after: bigint, limit: number): Promise<StoredEvent[]>;
   headPosition(): Promise<bigint>;
+  /** The latest snapshot of a stream, whatever its format; the reader decides whether it can use it. */
+  readSnapshot(streamId: string): Promise<{ version: number; schemaVersion: number; state: unknown } | null>;
+  /**
+   * Keeps one snapshot per stream: replaces the stored one unless that is newer in the same format.
+   * An optimisation only: deleting every snapshot changes no result.
+   */
+  writeSnapshot(streamId: string, version: number, schemaVersion: number, state: unknown): Promise<void>;
   findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null>;
   /**
    * Hands the oldest unpublished outbox events (at most `limit`, position order) to `publish` under a

@@ -10,7 +10,7 @@ export interface TestDatabase {
 }
 
 /** Empties the event store's tables between tests; positions start again at 1. */
-export const truncateEventStore = 'TRUNCATE events, outbox, idempotency_records RESTART IDENTITY';
+export const truncateEventStore = 'TRUNCATE events, events_archive, snapshots, outbox, idempotency_records RESTART IDENTITY';
 
 export async function createTestDatabase({ migrated = true } = {}): Promise<TestDatabase> {
   const name = uniqueName('cqrs_test');

@@ -1,7 +1,9 @@
-// What every EventStore adapter promises, checked through the port alone. `make` must hand out an
-// empty store; `cleanup` closes it and throws its rows away.
+// What every EventStore adapter promises, checked through the port alone, plus archiving (which both
+// adapters offer, being one Prisma class). `make` must hand out an empty store; `cleanup` closes it and
+// throws its rows away.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EventArchive } from '../../src/infrastructure/postgres/archive.js';
 import {
   type AppendResult,
   type EventStore,
@@ -14,10 +16,10 @@ import {
 
 export function eventStoreContract(
   name: string,
-  make: () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>,
+  make: () => Promise<{ store: EventStore & EventArchive; cleanup: () => Promise<void> }>,
 ): void {
   describe(`${name} event store`, () => {
-    let store: EventStore;
+    let store: EventStore & EventArchive;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
@@ -193,6 +195,101 @@ export function eventStoreContract(
         await store.append(streamId(), 0, [newEvent()]);
         await new Promise((resolve) => setTimeout(resolve, 200));
         expect(onAppend).not.toHaveBeenCalled();
+      });
+    });
+
+    describe('when a snapshot is written', () => {
+      it('reads it back, and nothing for a stream without one', async () => {
+        const stream = streamId();
+        expect(await store.readSnapshot(stream)).toBeNull();
+
+        await store.writeSnapshot(stream, 100, 1, { status: 'CREATED', items: [{ sku: 'A-1' }] });
+
+        expect(await store.readSnapshot(stream)).toEqual({ version: 100, schemaVersion: 1, state: { status: 'CREATED', items: [{ sku: 'A-1' }] } });
+        expect(await store.readSnapshot(streamId())).toBeNull();
+      });
+
+      it('keeps the newer one when an older one of the same format arrives late', async () => {
+        const stream = streamId();
+        await store.writeSnapshot(stream, 200, 1, { at: 200 });
+
+        await store.writeSnapshot(stream, 100, 1, { at: 100 });
+        expect(await store.readSnapshot(stream)).toMatchObject({ version: 200, state: { at: 200 } });
+
+        await store.writeSnapshot(stream, 300, 1, { at: 300 });
+        expect(await store.readSnapshot(stream)).toMatchObject({ version: 300, state: { at: 300 } });
+      });
+
+      it('replaces it when the format changes, whatever the versions', async () => {
+        const stream = streamId();
+        await store.writeSnapshot(stream, 300, 1, { old: true });
+
+        await store.writeSnapshot(stream, 200, 2, { new: true });
+
+        expect(await store.readSnapshot(stream)).toEqual({ version: 200, schemaVersion: 2, state: { new: true } });
+      });
+    });
+
+    describe('when finished streams are archived', () => {
+      /** A finished stream, an open one interleaved with it, and a finished one whose outbox is pending. */
+      async function given() {
+        const [finished, open, pending] = [streamId(), streamId(), streamId()];
+        await store.append(finished, 0, [newEvent('OrderCreated', {})]);
+        await store.append(open, 0, [newEvent()]);
+        await store.append(finished, 1, [newEvent('OrderDelivered', {})]);
+        await store.append(open, 1, [newEvent()]);
+        await drainOutbox();
+        await store.append(pending, 0, [newEvent('OrderCreated', {}), newEvent('OrderCancelled', { reason: 'r' })]);
+        await store.writeSnapshot(finished, 2, 1, { done: true });
+        await store.writeSnapshot(open, 2, 1, { done: false });
+        return { finished, open, pending, all: await store.readAll(0n, 100), head: await store.headPosition() };
+      }
+      const future = () => new Date(Date.now() + 60_000);
+
+      it('moves only finished, published streams, and reads every stream and position as before', async () => {
+        const { finished, open, pending, all, head } = await given();
+        const before = { finished: await store.readStream(finished), open: await store.readStream(open) };
+
+        const summary = await store.archive({ before: future(), batchSize: 1 });
+
+        expect(summary).toMatchObject({ dryRun: false, streams: 1, events: 2, skipped: 1 });
+        expect(await store.readStream(finished)).toEqual(before.finished);
+        expect(await store.readStream(finished, 2)).toEqual(before.finished.slice(1));
+        expect(await store.readStream(open)).toEqual(before.open);
+        expect(await store.readStream(pending)).toHaveLength(2);
+        expect(await store.readAll(0n, 100)).toEqual(all);
+        expect(await store.readAll(all[0]!.position, 2)).toEqual(all.slice(1, 3));
+        expect(await store.headPosition()).toBe(head);
+      });
+
+      it('drops the snapshots of archived streams only', async () => {
+        const { finished, open } = await given();
+
+        await store.archive({ before: future() });
+
+        expect(await store.readSnapshot(finished)).toBeNull();
+        expect(await store.readSnapshot(open)).toMatchObject({ version: 2 });
+      });
+
+      it('still guards the version of an archived stream on append', async () => {
+        const { finished } = await given();
+        await store.archive({ before: future() });
+
+        await expect(store.append(finished, 0, [newEvent('OrderCreated', {})])).rejects.toBeInstanceOf(WrongExpectedVersionError);
+        const next = await store.append(finished, 2, [newEvent()]);
+
+        expect(next.version).toBe(3);
+        expect((await store.readStream(finished)).map((event) => event.version)).toEqual([1, 2, 3]);
+      });
+
+      it('counts without moving on a dry run, and moves nothing finished after the cutoff', async () => {
+        const { finished, all } = await given();
+
+        expect(await store.archive({ before: future(), dryRun: true })).toMatchObject({ dryRun: true, streams: 1, events: 2, skipped: 1 });
+        expect(await store.archive({ before: new Date(Date.now() - 60_000) })).toMatchObject({ streams: 0, events: 0 });
+
+        expect(await store.readAll(0n, 100)).toEqual(all);
+        expect(await store.readSnapshot(finished)).toMatchObject({ version: 2 });
       });
     });
 

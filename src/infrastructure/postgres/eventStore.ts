@@ -14,6 +14,7 @@ import {
   type StoredEvent,
   WrongExpectedVersionError,
 } from '../../ports.js';
+import { archiveFinishedStreams, type ArchiveOptions, type ArchiveSummary, type EventArchive } from './archive.js';
 import { createPrismaClient, type DbTarget } from './prisma.js';
 
 /** Calls `onNotify` on every NOTIFY of channel `outbox`; resolves to an unsubscribe. */
@@ -31,7 +32,7 @@ export function createEventStore(target: DbTarget, onClose?: () => Promise<void>
   return new PrismaEventStore(createPrismaClient(target), listen, onClose);
 }
 
-export class PrismaEventStore implements EventStore {
+export class PrismaEventStore implements EventStore, EventArchive {
   private readonly stops = new Set<() => Promise<void>>();
 
   constructor(
@@ -50,8 +51,13 @@ export class PrismaEventStore implements EventStore {
     const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
     return this.prisma.$transaction(async (tx) => {
       // Must fail here when the stream is behind expectedVersion: inserting after a gap violates nothing.
-      const { _max } = await tx.event.aggregate({ where: { streamId }, _max: { version: true } });
-      if ((_max.version ?? 0) !== expectedVersion) throw conflict();
+      // The archive counts too: a finished stream moved there still exists. One statement, one snapshot,
+      // so a stream being archived right now is seen in one table or the other, never in neither.
+      const [{ current }] = await tx.$queryRaw<[{ current: number | null }]>`
+        SELECT GREATEST(
+          (SELECT max(version) FROM events WHERE stream_id = ${streamId}),
+          (SELECT max(version) FROM events_archive WHERE stream_id = ${streamId})) AS current`;
+      if ((current ?? 0) !== expectedVersion) throw conflict();
 
       // A concurrent writer that passed the same check loses on the unique (stream_id, version).
       const rows = await tx.event
@@ -86,26 +92,52 @@ export class PrismaEventStore implements EventStore {
     }, TX);
   }
 
+  // Archived rows first, then hot ones, in one statement: two queries could straddle an archive batch
+  // and see the stream in neither table (or, the other way round, in both).
   async readStream(streamId: string, fromVersion = 1): Promise<StoredEvent[]> {
-    const rows = await this.prisma.event.findMany({
-      where: { streamId, version: { gte: fromVersion } },
-      orderBy: { version: 'asc' },
-    });
-    return rows.map(toStoredEvent);
+    const rows = await this.prisma.$queryRaw<RawEvent[]>`
+      SELECT ${columns} FROM events_archive WHERE stream_id = ${streamId} AND version >= ${fromVersion}
+      UNION ALL
+      SELECT ${columns} FROM events WHERE stream_id = ${streamId} AND version >= ${fromVersion}
+      ORDER BY version`;
+    return rows.map(fromRaw);
   }
 
+  // Archived streams interleave with hot ones by position; each side walks its primary key.
   async readAll(after: bigint, limit: number): Promise<StoredEvent[]> {
-    const rows = await this.prisma.event.findMany({
-      where: { position: { gt: after } },
-      orderBy: { position: 'asc' },
-      take: limit,
-    });
-    return rows.map(toStoredEvent);
+    const rows = await this.prisma.$queryRaw<RawEvent[]>`
+      SELECT * FROM (
+        (SELECT ${columns} FROM events_archive WHERE position > ${after} ORDER BY position LIMIT ${limit})
+        UNION ALL
+        (SELECT ${columns} FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit})
+      ) merged ORDER BY position LIMIT ${limit}`;
+    return rows.map(fromRaw);
   }
 
   async headPosition(): Promise<bigint> {
-    const { _max } = await this.prisma.event.aggregate({ _max: { position: true } });
-    return _max.position ?? 0n;
+    const [{ head }] = await this.prisma.$queryRaw<[{ head: bigint | null }]>`
+      SELECT GREATEST((SELECT max(position) FROM events), (SELECT max(position) FROM events_archive)) AS head`;
+    return head ?? 0n;
+  }
+
+  async readSnapshot(streamId: string): Promise<{ version: number; schemaVersion: number; state: unknown } | null> {
+    const row = await this.prisma.snapshot.findUnique({ where: { streamId } });
+    return row && { version: row.version, schemaVersion: row.schemaVersion, state: row.state };
+  }
+
+  async writeSnapshot(streamId: string, version: number, schemaVersion: number, state: unknown): Promise<void> {
+    // Writers race (a slow one may finish after a faster, later one): an older snapshot never replaces
+    // a newer one of the same format, while a change of format always wins.
+    await this.prisma.$executeRaw`
+      INSERT INTO snapshots (stream_id, version, schema_version, state)
+      VALUES (${streamId}, ${version}, ${schemaVersion}, ${JSON.stringify(state)}::jsonb)
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state, created_at = now()
+        WHERE snapshots.version < EXCLUDED.version OR snapshots.schema_version <> EXCLUDED.schema_version`;
+  }
+
+  archive(options: ArchiveOptions): Promise<ArchiveSummary> {
+    return archiveFinishedStreams(this.prisma, options);
   }
 
   async findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null> {
@@ -223,6 +255,32 @@ function toStoredEvent(row: EventRow): StoredEvent {
     data: row.data,
     metadata: row.metadata as unknown as EventMetadata,
     committedAt: row.committedAt,
+  };
+}
+
+const columns = Prisma.raw('position, stream_id, version, type, schema_version, data, metadata, committed_at');
+
+interface RawEvent {
+  position: bigint;
+  stream_id: string;
+  version: number;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: unknown;
+  committed_at: Date;
+}
+
+function fromRaw(row: RawEvent): StoredEvent {
+  return {
+    position: row.position,
+    streamId: row.stream_id,
+    version: row.version,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata as EventMetadata,
+    committedAt: row.committed_at,
   };
 }
 
