@@ -6,6 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { authenticate } from './auth.js';
+import { drainable } from './httpDrain.js';
 import { UnauthenticatedError } from './domain/errors.js';
 import type { Context, Services } from './schema/context.js';
 import { toGraphQLError } from './schema/errors.js';
@@ -87,7 +88,8 @@ export function buildApp(options: AppOptions) {
     return yoga(req, res);
   };
 
-  const server = createServer((req, res) => void handle(req, res));
+  const drain = drainable((req, res) => void handle(req, res));
+  const server = createServer(drain.handler);
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const wsCleanup = useServer(
     {
@@ -142,8 +144,7 @@ export function buildApp(options: AppOptions) {
     async stop(): Promise<void> {
       await wsCleanup.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await drain.stop(server, 10_000);
     },
   };
 }
