@@ -98,7 +98,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES });
     if (roles.includes('query')) {
       const waiter = new VersionWaiter(feed!);
-      await waiter.start();
+      await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
       services.reads = { readStore: readStore!, feed: feed!, waiter };
     }

@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'INVALID_STATE'
   | 'STALE_READ'
   | 'RATE_LIMITED'
-  | 'QUERY_TOO_COMPLEX';
+  | 'QUERY_TOO_COMPLEX'
+  | 'ROLE_NOT_SERVED';
 
 export abstract class AppError extends Error {
   abstract readonly code: ErrorCode;
@@ -42,4 +43,8 @@ export class InvalidStateError extends AppError {
 }
 export class StaleReadError extends AppError {
   readonly code = 'STALE_READ';
+}
+/** A field whose role this instance does not run (a mutation sent to a query-only instance). */
+export class RoleNotServedError extends AppError {
+  readonly code = 'ROLE_NOT_SERVED';
 }

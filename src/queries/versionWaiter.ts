@@ -9,14 +9,28 @@ type Waiter = { minVersion: number; wake: () => void };
 export class VersionWaiter {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private unsubscribe: (() => Promise<void>) | null = null;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly feed: ChangeFeed) {}
 
-  async start(): Promise<void> {
-    this.unsubscribe = await this.feed.subscribe((notice) => this.onNotice(notice));
+  /**
+   * Joins the change feed. If it cannot be reached yet, keeps trying in the background: the instance
+   * starts unready rather than not at all, and waiting readers time out with STALE_READ meanwhile.
+   */
+  async start(onError: (error: unknown) => void = () => {}): Promise<void> {
+    try {
+      this.unsubscribe = await this.feed.subscribe((notice) => this.onNotice(notice));
+    } catch (error) {
+      onError(error);
+      if (this.stopped) return;
+      this.retry = setTimeout(() => void this.start(onError), 1000);
+    }
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
     await this.unsubscribe?.();
     for (const set of this.waiters.values()) for (const waiter of set) waiter.wake();
     this.waiters.clear();

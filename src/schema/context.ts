@@ -1,5 +1,5 @@
 import type { CommandHandlers } from '../commands/index.js';
-import { UnauthenticatedError } from '../domain/errors.js';
+import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import type { Caller } from '../domain/order/index.js';
 import type { ChangeFeed, ReadStore } from '../ports.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
@@ -26,6 +26,6 @@ export function requireCaller(context: Context): Caller {
 
 export function requireService<K extends keyof Services>(context: Context, name: K): NonNullable<Services[K]> {
   const service = context.services[name];
-  if (!service) throw new Error(`this instance does not run the ${name === 'commands' ? 'command' : 'query'} role`);
+  if (!service) throw new RoleNotServedError(`this instance does not run the ${name === 'commands' ? 'command' : 'query'} role`);
   return service as NonNullable<Services[K]>;
 }

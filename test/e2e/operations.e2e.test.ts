@@ -1,0 +1,143 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+import { uniqueName, urls } from '../services.js';
+import { createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor } from './harness.js';
+
+const items = [{ sku: 'OPS-1', name: 'Ops item', quantity: 1, unitPriceCents: 100 }];
+// Nothing listens here: a role that tried to use this server would fail to start or be unready.
+const nowhere = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none', NATS_URL: 'nats://127.0.0.1:1', REDIS_URL: 'redis://127.0.0.1:1' };
+
+describe('given the real services and one database, stream and prefix for this file', () => {
+  const stream = uniqueName('OPS').toUpperCase();
+  const redisPrefix = uniqueName('ops');
+  let database: TestDatabase;
+  let real: Record<string, string>;
+  const started: StartedServer[] = [];
+  const start = async (env: Record<string, string>) => {
+    const server = await startServer(env);
+    started.push(server);
+    return server;
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    real = {
+      DATABASE_URL: database.url,
+      NATS_URL: urls.nats,
+      REDIS_URL: urls.redis,
+      NATS_STREAM: stream,
+      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
+      REDIS_PREFIX: redisPrefix,
+      OUTBOX_POLL_MS: '200',
+    };
+  });
+
+  afterAll(async () => {
+    await Promise.all(started.map((server) => server.stop()));
+    const nc = await connect({ servers: urls.nats });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+    await nc.close();
+    const redis = new Redis(urls.redis);
+    const keys = await redis.keys(`${redisPrefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    await database?.drop();
+  });
+
+  // Which servers each role uses; every other URL points nowhere and must not matter.
+  const uses: Record<string, (keyof typeof nowhere)[]> = {
+    command: ['DATABASE_URL'],
+    relay: ['DATABASE_URL', 'NATS_URL'],
+    projector: ['DATABASE_URL', 'NATS_URL', 'REDIS_URL'],
+    query: ['REDIS_URL'],
+  };
+
+  describe.each(Object.entries(uses))('when the %s role starts alone', (role, needed) => {
+    it('starts, is ready, and connects only to the servers it uses', async () => {
+      const env = { ...real, ...nowhere, ROLE: role, ...Object.fromEntries(needed.map((key) => [key, real[key]!])) };
+      const server = await start(env);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status, await ready.clone().text()).toBe(200);
+      await server.stop();
+      expect(server.process.exitCode).toBe(0);
+    });
+  });
+
+  describe('when a dependency of a role is down', () => {
+    it('answers /readyz with 503 naming it', async () => {
+      const server = await start({ ...real, ROLE: 'query', REDIS_URL: nowhere.REDIS_URL });
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ failing: { redis: expect.any(String) } });
+      await server.stop();
+    });
+  });
+
+  describe('when the roles run as separate processes, as the deployment splits them', () => {
+    it('carries a command from the command process to a read on the query process', async () => {
+      const command = await start({ ...real, ROLE: 'command' });
+      await start({ ...real, ROLE: 'relay' });
+      await start({ ...real, ROLE: 'projector' });
+      const query = await start({ ...real, ROLE: 'query' });
+      const token = await tokenFor('splitter');
+
+      const created = await gql(command.url, createOrderMutation, { input: { items } }, token);
+      expect(created.errors).toBeUndefined();
+      const { orderId, version } = created.data.createOrder;
+      const read = await gql(query.url, orderQuery, { id: orderId, minVersion: version, timeoutMs: 10_000 }, token);
+      expect(read.errors).toBeUndefined();
+      expect(read.data.order).toMatchObject({ id: orderId, version: 1, freshness: { version: 1 } });
+
+      const misplaced = await gql(query.url, createOrderMutation, { input: { items } }, token);
+      expect(misplaced.errors?.[0]).toMatchObject({ message: expect.stringMatching(/does not run the command role/), extensions: { code: 'ROLE_NOT_SERVED' } });
+    });
+  });
+
+  describe('when SIGTERM arrives during a stream of commands', () => {
+    it('loses none of the acknowledged commands, and every one is projected after a restart', async () => {
+      const server = await start({ ...real, ROLE: 'all' });
+      const token = await tokenFor('sigterm');
+      const acknowledged: { orderId: string; version: number }[] = [];
+      let refused = 0;
+      let stop = false;
+      const client = async () => {
+        while (!stop) {
+          try {
+            const response = await gql(server.url, createOrderMutation, { input: { items } }, token);
+            if (response.data?.createOrder) acknowledged.push(response.data.createOrder);
+            else refused++;
+          } catch {
+            refused++; // connection refused or reset once the server stops listening
+            if (server.process.exitCode !== null) return;
+          }
+        }
+      };
+      const clients = Array.from({ length: 8 }, client);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const exitCode = await server.stop('SIGTERM');
+      stop = true;
+      await Promise.all(clients);
+      expect(exitCode).toBe(0);
+      expect(acknowledged.length).toBeGreaterThan(10);
+
+      const db = new pg.Client({ connectionString: database.url });
+      await db.connect();
+      const stored = await db.query<{ stream_id: string }>("SELECT stream_id FROM events WHERE type = 'OrderCreated'");
+      await db.end();
+      const storedIds = new Set(stored.rows.map((row) => row.stream_id));
+      expect(acknowledged.filter((ack) => !storedIds.has(ack.orderId))).toEqual([]);
+
+      const restarted = await start({ ...real, ROLE: 'all' });
+      for (const ack of acknowledged) {
+        const read = await gql(restarted.url, orderQuery, { id: ack.orderId, minVersion: ack.version, timeoutMs: 15_000 }, token);
+        expect(read.errors, ack.orderId).toBeUndefined();
+        expect(read.data.order.version).toBe(1);
+      }
+    });
+  });
+});
