@@ -1,4 +1,4 @@
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { canSee } from '../queries/getOrder.js';
 import { type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
@@ -21,15 +21,18 @@ const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
 builder.subscriptionFields((t) => ({
   orderUpdated: t.field({
     type: OrderUpdateRef,
-    description: 'First the current state, then each change in version order.',
-    args: { id: t.arg.id({ required: true }) },
+    description:
+      'First the current state (or every version after sinceVersion), then each change in version order, without gaps: a client that missed messages resubscribes with sinceVersion and loses nothing.',
+    args: { id: t.arg.id({ required: true }), sinceVersion: t.arg.int() },
     subscribe: async (_, args, ctx) => {
       const caller = requireCaller(ctx);
       const reads = requireService(ctx, 'reads');
       const id = String(args.id);
       const doc = await reads.readStore.get<OrderDoc>(orderDetails.collection, id);
       if (doc && !canSee(caller, doc)) throw new NotFoundError(`order ${id} not found`);
-      return orderUpdates(reads, caller, id);
+      if (args.sinceVersion != null && (!Number.isInteger(args.sinceVersion) || args.sinceVersion < 0))
+        throw new ValidationError('sinceVersion must be 0 or more');
+      return orderUpdates(reads, caller, id, args.sinceVersion ?? null);
     },
     resolve: (update) => update,
   }),

@@ -1,0 +1,212 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+import { uniqueName, urls } from '../services.js';
+import { collect, createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+
+const items = [{ sku: 'F-1', name: 'Fresh', quantity: 1, unitPriceCents: 500 }];
+const addItem = /* GraphQL */ `
+  mutation Add($id: ID!, $sku: String!) { addOrderItem(orderId: $id, item: { sku: $sku, name: "x", quantity: 1, unitPriceCents: 1 }) { version } }
+`;
+const updates = /* GraphQL */ `
+  subscription Updates($id: ID!, $since: Int) {
+    orderUpdated(id: $id, sinceVersion: $since) { eventType version previousVersion freshness { version eventAt } order { version items { sku } } }
+  }
+`;
+
+describe('given the real services, a write instance A and a read-only instance B', () => {
+  const stream = uniqueName('FRESH').toUpperCase();
+  const redisPrefix = uniqueName('fresh');
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  let a: StartedServer;
+  let b: StartedServer;
+  let alice: string;
+  let bob: string;
+
+  const create = async (token: string, url = a.url) => {
+    const response = await gql(url, createOrderMutation, { input: { items } }, token);
+    expect(response.errors).toBeUndefined();
+    return response.data.createOrder as { orderId: string; version: number };
+  };
+  const add = async (id: string, sku: string, token = alice) => {
+    const response = await gql(a.url, addItem, { id, sku }, token);
+    expect(response.errors).toBeUndefined();
+    return response.data.addOrderItem.version as number;
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    env = {
+      DATABASE_URL: database.url,
+      NATS_URL: urls.nats,
+      REDIS_URL: urls.redis,
+      NATS_STREAM: stream,
+      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
+      REDIS_PREFIX: redisPrefix,
+    };
+    [a, b] = await Promise.all([startServer({ ...env, ROLE: 'command,relay,projector,query' }), startServer({ ...env, ROLE: 'query' })]);
+    [alice, bob] = await Promise.all([tokenFor('alice'), tokenFor('bob')]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    const nc = await connect({ servers: urls.nats });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+    await nc.close();
+    const redis = new Redis(urls.redis);
+    const keys = await redis.keys(`${redisPrefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    await database?.drop();
+  });
+
+  describe('when a client writes and then reads with minVersion, again and again', () => {
+    it('never sees a version older than its write', async () => {
+      const { orderId } = await create(alice);
+      for (let i = 0; i < 15; i++) {
+        const version = await add(orderId, `S-${i}`);
+        const read = await gql(b.url, orderQuery, { id: orderId, minVersion: version }, alice);
+        expect(read.errors).toBeUndefined();
+        expect(read.data.order.version).toBeGreaterThanOrEqual(version);
+        expect(read.data.order.freshness.version).toBe(read.data.order.version);
+      }
+    });
+  });
+
+  describe('when a subscriber on B disconnects, misses three versions and resubscribes with sinceVersion', () => {
+    it('receives exactly those three, then live ones, each with previousVersion', async () => {
+      const { orderId } = await create(alice);
+      const first = wsClient(b.url, alice);
+      const before = collect(first, updates, { id: orderId });
+      const [snapshot] = await before.next(1);
+      expect(snapshot!.data.orderUpdated).toMatchObject({ eventType: 'Snapshot', version: 1, previousVersion: null });
+      await first.dispose();
+
+      for (const sku of ['M-1', 'M-2', 'M-3']) await add(orderId, sku);
+      await gql(b.url, orderQuery, { id: orderId, minVersion: 4 }, alice);
+
+      const second = wsClient(b.url, alice);
+      try {
+        const resumed = collect(second, updates, { id: orderId, since: 1 });
+        const missed = await resumed.next(3);
+        expect(missed.map((m) => [m.data.orderUpdated.eventType, m.data.orderUpdated.version, m.data.orderUpdated.previousVersion])).toEqual([
+          ['OrderItemAdded', 2, null],
+          ['OrderItemAdded', 3, 2],
+          ['OrderItemAdded', 4, 3],
+        ]);
+        expect(missed[2]!.data.orderUpdated.order.items.map((item: { sku: string }) => item.sku)).toEqual(['F-1', 'M-1', 'M-2', 'M-3']);
+        await add(orderId, 'L-1');
+        const [, , , live] = await resumed.next(4);
+        expect(live!.data.orderUpdated).toMatchObject({ eventType: 'OrderItemAdded', version: 5, previousVersion: 4, freshness: { version: 5 } });
+      } finally {
+        await second.dispose();
+      }
+    });
+  });
+
+  describe('when a change is projected by instance A', () => {
+    it('reaches a subscriber connected to instance B', async () => {
+      const { orderId } = await create(alice);
+      const client = wsClient(b.url, alice);
+      try {
+        const stream = collect(client, updates, { id: orderId });
+        await stream.next(1);
+        await add(orderId, 'X-1');
+        const [, change] = await stream.next(2);
+        expect(change!.data.orderUpdated).toMatchObject({ version: 2, previousVersion: 1 });
+      } finally {
+        await client.dispose();
+      }
+    });
+  });
+
+  describe('when a customer subscribes to another customer’s order', () => {
+    it('is refused with NOT_FOUND', async () => {
+      const { orderId } = await create(alice);
+      await gql(b.url, orderQuery, { id: orderId, minVersion: 1 }, alice);
+      const client = wsClient(b.url, bob);
+      try {
+        const stream = collect(client, updates, { id: orderId });
+        const error = await stream.next(1).then(
+          (messages) => messages[0]?.errors?.[0],
+          (failure: unknown) => (Array.isArray(failure) ? failure[0] : failure),
+        );
+        expect(error?.extensions?.code).toBe('NOT_FOUND');
+      } finally {
+        await client.dispose();
+      }
+    });
+  });
+
+  describe('when the subscription runs over SSE', () => {
+    it('streams the snapshot and then the next change', async () => {
+      const { orderId } = await create(alice);
+      await gql(b.url, orderQuery, { id: orderId, minVersion: 1 }, alice);
+      const controller = new AbortController();
+      const response = await fetch(`${b.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${alice}` },
+        body: JSON.stringify({ query: updates, variables: { id: orderId } }),
+        signal: controller.signal,
+      });
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      const events: any[] = [];
+      let buffer = '';
+      const readUntil = async (count: number) => {
+        while (events.length < count) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('stream ended');
+          buffer += value;
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+            const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data:'));
+            buffer = buffer.slice(end + 2);
+            if (data && data.length > 5) events.push(JSON.parse(data.slice(5)));
+          }
+        }
+      };
+      await readUntil(1);
+      expect(events[0].data.orderUpdated).toMatchObject({ eventType: 'Snapshot', version: 1 });
+      await add(orderId, 'SSE-1');
+      await readUntil(2);
+      expect(events[1].data.orderUpdated).toMatchObject({ eventType: 'OrderItemAdded', version: 2, previousVersion: 1 });
+      controller.abort();
+    });
+  });
+});
+
+describe('given an instance with no projector running', () => {
+  let database: TestDatabase;
+  let server: StartedServer;
+  const redisPrefix = uniqueName('stale');
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    server = await startServer({ DATABASE_URL: database.url, REDIS_URL: urls.redis, REDIS_PREFIX: redisPrefix, ROLE: 'command,query' });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+  });
+
+  describe('when a client waits for its write with minVersion', () => {
+    it('answers STALE_READ after timeoutMs', async () => {
+      const token = await tokenFor('carol');
+      const { orderId, version } = await create(token);
+      const started = Date.now();
+      const read = await gql(server.url, orderQuery, { id: orderId, minVersion: version, timeoutMs: 300 }, token);
+      expect(read.errors?.[0]?.extensions?.code).toBe('STALE_READ');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    });
+  });
+
+  async function create(token: string) {
+    const response = await gql(server.url, createOrderMutation, { input: { items } }, token);
+    expect(response.errors).toBeUndefined();
+    return response.data.createOrder as { orderId: string; version: number };
+  }
+});
