@@ -95,7 +95,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     }
 
     const services: Services = { commands: null, reads: null };
-    if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES });
+    if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     if (roles.includes('query')) {
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));

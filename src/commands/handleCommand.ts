@@ -1,7 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { ConflictError } from '../domain/errors.js';
-import { type Caller, decide, evolve, type OrderCommand, type OrderState, currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { AppError, ConflictError } from '../domain/errors.js';
+import { type Caller, decide, evolve, fold, type OrderCommand, type OrderState, currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { metrics } from '../metrics.js';
+import { serialized } from './streamQueue.js';
 import {
+  type AppendResult,
   type EventStore,
   IdempotencyKeyTakenError,
   type IdempotencyRecord,
@@ -31,24 +36,50 @@ export interface CommandOptions {
 export interface CommandDeps {
   store: EventStore;
   maxRetries: number;
+  /** Snapshot a stream each time its version crosses a multiple of this; 0: no snapshots at all. */
+  snapshotEvery: number;
+  log: Pick<Logger, 'warn'>;
 }
 
-/** The one routine every command goes through. Handlers only build the command. */
+/**
+ * The shape of `OrderState` stored in snapshots. Bump it whenever that shape or what an upcaster makes
+ * of old events changes: snapshots of another format are then ignored (and replaced as streams grow).
+ */
+export const snapshotSchemaVersion = 1;
+
+/**
+ * The one routine every command goes through, timed by command and outcome. Handlers only build the
+ * command. Commands on one order queue up within this process (streamQueue.ts); between processes the
+ * optimistic concurrency below decides.
+ */
 export async function handleCommand(deps: CommandDeps, command: OrderCommand, options: CommandOptions): Promise<CommandResult> {
+  const done = metrics.commandDuration.startTimer({ command: command.type });
+  try {
+    const result = await serialized(deps.store, command.data.orderId, () => runCommand(deps, command, options));
+    done({ outcome: 'ok' });
+    return result;
+  } catch (error) {
+    done({ outcome: error instanceof AppError ? error.code : 'error' });
+    throw error;
+  }
+}
+
+async function runCommand(deps: CommandDeps, command: OrderCommand, options: CommandOptions): Promise<CommandResult> {
   const { store } = deps;
   const streamId = command.data.orderId;
   const commandId = randomUUID();
   const requestHash = options.idempotencyKey ? hashRequest(command.type, options.request) : '';
 
-  // 0. A repeat of an idempotent command returns the first result and does nothing else.
-  if (options.idempotencyKey) {
-    const previous = await store.findIdempotency(options.caller.userId, options.idempotencyKey);
-    if (previous) return repeatResult(previous, requestHash);
-  }
-
   for (let attempt = 1; ; attempt++) {
-    // 1. Load the stream and fold it into the state decisions need.
-    const { state, version } = await loadOrder(store, streamId);
+    // 0. A repeat of an idempotent command returns the first result and does nothing else. Asked again
+    //    after a lost race, which may have been lost to the first run of this very command.
+    if (options.idempotencyKey) {
+      const previous = await store.findIdempotency(options.caller.userId, options.idempotencyKey);
+      if (previous) return repeatResult(previous, requestHash);
+    }
+
+    // 1. Load the stream (from its snapshot on) and fold it into the state decisions need.
+    const { state, version } = await loadOrder(store, streamId, { useSnapshot: deps.snapshotEvery > 0 });
     if (options.expectedVersion != null && options.expectedVersion !== version)
       throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
 
@@ -68,8 +99,9 @@ export async function handleCommand(deps: CommandDeps, command: OrderCommand, op
     }));
 
     // 3. Append events, outbox rows and the idempotency record in one transaction.
+    let appended: AppendResult;
     try {
-      const appended = await store.append(
+      appended = await store.append(
         streamId,
         version,
         events,
@@ -82,9 +114,9 @@ export async function handleCommand(deps: CommandDeps, command: OrderCommand, op
             }
           : undefined,
       );
-      return toResult(streamId, commandId, options.correlationId, appended);
     } catch (error) {
-      // 4. Lost a race: a pinned version is a conflict; otherwise decide again on the newer state.
+      // 4. Lost a race: a pinned version is a conflict; otherwise decide again on the newer state, after
+      //    a short random pause so the losers of one race do not all collide again in the next.
       if (error instanceof IdempotencyKeyTakenError) {
         const first = await store.findIdempotency(options.caller.userId, error.key);
         if (first) return repeatResult(first, requestHash);
@@ -92,14 +124,35 @@ export async function handleCommand(deps: CommandDeps, command: OrderCommand, op
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (options.expectedVersion != null) throw new ConflictError(`order ${streamId} changed concurrently`);
       if (attempt >= deps.maxRetries) throw new ConflictError(`order ${streamId} is too busy; try again`, { attempts: attempt });
+      metrics.commandRetries.inc({ command: command.type });
+      await sleep(Math.random() * Math.min(10 * 2 ** attempt, 1_000));
+      continue;
     }
+
+    // 5. Committed. A snapshot when the stream crossed a multiple of snapshotEvery: outside the
+    //    transaction, and its failure only logged, since it is an optimisation.
+    for (const event of appended.events) metrics.eventsAppended.inc({ type: event.type });
+    const every = deps.snapshotEvery;
+    if (every > 0 && Math.floor(appended.version / every) > Math.floor(version / every)) {
+      await store
+        .writeSnapshot(streamId, appended.version, snapshotSchemaVersion, fold(decided, state))
+        .catch((error: unknown) => deps.log.warn({ err: error, orderId: streamId, version: appended.version }, 'snapshot not written; loads replay more events until the next one'));
+    }
+    return toResult(streamId, commandId, options.correlationId, appended);
   }
 }
 
-export async function loadOrder(store: EventStore, streamId: string): Promise<{ state: OrderState | null; version: number }> {
-  let state: OrderState | null = null;
-  let version = 0;
-  for (const stored of await store.readStream(streamId)) {
+/** The state and version of an order: from its snapshot (when usable) plus the events after it. */
+export async function loadOrder(
+  store: EventStore,
+  streamId: string,
+  { useSnapshot = true }: { useSnapshot?: boolean } = {},
+): Promise<{ state: OrderState | null; version: number }> {
+  const snapshot = useSnapshot ? await store.readSnapshot(streamId) : null;
+  const usable = snapshot?.schemaVersion === snapshotSchemaVersion ? snapshot : null;
+  let state = (usable?.state as OrderState | undefined) ?? null;
+  let version = usable?.version ?? 0;
+  for (const stored of await store.readStream(streamId, version + 1)) {
     state = evolve(state, upcast(stored.type, stored.schemaVersion, stored.data));
     version = stored.version;
   }
