@@ -147,8 +147,61 @@ export interface VersionedDoc<T = unknown> {
   data: T;
 }
 
+/** A change to a sorted index of a collection, made together with one document write. */
+export type IndexChange = { index: string; member: string; score: number } | { index: string; member: string; remove: true };
+
+/** What goes with one document write, atomically: a refused write changes none of it. */
+export interface WriteEffects {
+  /** Index names are relative to the collection: `user:1` of `userOrder` is read as `userOrder:user:1`. */
+  indexes?: IndexChange[];
+  /** Integer deltas added to the collection's counters. */
+  counters?: Record<string, number>;
+}
+
+export interface Counters {
+  values: Record<string, number>;
+  /** Events folded into the counters, so far. */
+  events: number;
+  /** Newest commit time among them, and the last write, ISO-8601; null before the first write. */
+  eventAt: string | null;
+  projectedAt: string | null;
+}
+
+export interface IndexRangeOptions {
+  /** Members to skip, counted from the low end (or the high end when `reverse`). Default 0. */
+  offset?: number;
+  /** At most this many members. Default: all. */
+  limit?: number;
+  /** Highest score first; ties by member, descending too. */
+  reverse?: boolean;
+  /** Inclusive score bounds. */
+  minScore?: number;
+  maxScore?: number;
+}
+
+/**
+ * Each collection lives in a namespace. Before its first rebuild that is the root ('').
+ * A rebuild fills a fresh namespace beside the live one, then makes it active in one atomic step.
+ * A name (index, checkpoint) belongs to the namespace of the collection it starts with (`<collection>:...`).
+ */
+export interface ReadNamespaces {
+  active(collection: string): Promise<string>;
+  /** A namespace nobody has used yet. */
+  create(): Promise<string>;
+  /** A store bound to `ns` for every collection, whichever is active, and never held by a fence. */
+  pinned(ns: string): ReadStore;
+  /** Holds every unpinned write to the collection until `switchTo`, or for at most `ttlMs`. */
+  fence(collection: string, ttlMs: number): Promise<void>;
+  /** Makes `ns` the collection's active namespace and lifts its fence, in one step. */
+  switchTo(collection: string, ns: string): Promise<void>;
+  /** Deletes the collection's documents, indexes, counters and checkpoint in `ns`. */
+  drop(collection: string, ns: string): Promise<void>;
+}
+
 export interface ReadStore {
   get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
+  /** One entry per id, in the order asked: the document, or null where there is none. */
+  getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
   /**
    * Writes `doc` only if the stored document's version is `expectedVersion` (0: no document yet).
    * Atomic across processes. Returns whether it wrote.
@@ -159,8 +212,24 @@ export interface ReadStore {
     expectedVersion: number,
     doc: VersionedDoc<T>,
   ): Promise<boolean>;
+  /** compareAndSet together with `effects`, all in one atomic step. */
+  apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects): Promise<boolean>;
+  /** Members of an index (`<collection>:<index>`); ties in score order by member, as Redis sorted sets do. */
+  indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
+  indexEntries(index: string, options?: IndexRangeOptions): Promise<{ member: string; score: number }[]>;
+  indexCount(index: string): Promise<number>;
+  counters(collection: string): Promise<Counters>;
   getCheckpoint(name: string): Promise<bigint | null>;
+  /** Raises the checkpoint to `position`; never lowers it, as several projectors save at once. */
   setCheckpoint(name: string, position: bigint): Promise<void>;
+  readonly namespaces: ReadNamespaces;
+  /** Takes or renews the lease `name` for `owner`; false while someone else holds it. */
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  leaseHolder(name: string): Promise<string | null>;
+  release(name: string, owner: string): Promise<void>;
+  /** Small shared facts (the event store's head, projector status), outside every namespace. */
+  setInfo(key: string, fields: Record<string, string>): Promise<void>;
+  getInfo(key: string): Promise<Record<string, string>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,24 +1,20 @@
-import type { VersionedDoc } from '../ports.js';
-
-export interface IndexRangeOptions {
-  /** Members to skip, counted from the low end (or the high end when `reverse`). Default 0. */
-  offset?: number;
-  /** At most this many members. Default: all. */
-  limit?: number;
-  /** Highest score first. */
-  reverse?: boolean;
-}
-
 /**
- * What list and stats read models need beyond the `ReadStore` port: sorted indexes of document ids
- * and batch reads. Both read stores implement it with the same semantics (ties in score order by
- * member, as Redis sorted sets do).
+ * A direct index write, outside any document write: for tools and tests. Projections change indexes
+ * only through `ReadStore.apply`, so an index never disagrees with the document versions.
  */
 export interface IndexHelpers {
-  /** Adds `member`, or moves it to `score` when it is already there. */
+  /** Adds `member` to `index` (`<collection>:<name>`), or moves it to `score` when it is already there. */
   indexAdd(index: string, member: string, score: number): Promise<void>;
-  indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
-  indexCount(index: string): Promise<number>;
-  /** One entry per id, in the order asked: the document, or null where there is none. */
-  getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
 }
+
+/** The collection an index or checkpoint name belongs to, and so its namespace. */
+export function collectionOf(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 ? name : name.slice(0, colon);
+}
+
+/** Namespace ids are positive integers, handed out by one counter; '' is the root. */
+export const ROOT_NAMESPACE = '';
+
+/** How long a process may keep serving a namespace after it was switched away (its cache of the active one). */
+export const ACTIVE_NAMESPACE_TTL_MS = 1000;

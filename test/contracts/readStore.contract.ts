@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ReadStore, VersionedDoc } from '../../src/ports.js';
 import type { IndexHelpers } from '../../src/infrastructure/readIndex.js';
 import { uniqueName } from '../services.js';
 
+/** Stores must be on a prefix of their own: the namespace tests switch and drop whole collections. */
 export interface ReadStoreUnderTest {
   store: ReadStore & IndexHelpers;
   cleanup(): Promise<void>;
@@ -193,6 +194,121 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
         const index = uniqueName('orders-by-time');
         expect(await store.indexRange(index)).toEqual([]);
         expect(await store.indexCount(index)).toBe(0);
+      });
+    });
+
+    describe('when a write carries index and counter changes', () => {
+      const effects = (n: number) => ({ indexes: [{ index: 'by:x', member: id, score: n }], counters: { seen: 1, total: n } });
+      // Counters belong to the whole collection: one of its own per test.
+      let collection: string;
+      beforeEach(() => {
+        collection = uniqueName('effects');
+      });
+
+      it('writes them with the document', async () => {
+        expect(await store.apply(collection, id, 0, orderDoc(1), effects(5))).toBe(true);
+        expect(await store.indexEntries(`${collection}:by:x`)).toEqual([{ member: id, score: 5 }]);
+        const counters = await store.counters(collection);
+        expect(counters.values).toMatchObject({ seen: 1, total: 5 });
+        expect(counters).toMatchObject({ events: 1, eventAt: orderDoc(1).eventAt });
+      });
+
+      it('changes nothing when the version check refuses it', async () => {
+        await store.apply(collection, id, 0, orderDoc(1), effects(5));
+        const before = await store.counters(collection);
+        expect(await store.apply(collection, id, 0, orderDoc(1), effects(9))).toBe(false);
+        expect(await store.counters(collection)).toEqual(before);
+        expect(await store.indexEntries(`${collection}:by:x`)).toEqual([{ member: id, score: 5 }]);
+      });
+
+      it('removes an index member', async () => {
+        await store.apply(collection, id, 0, orderDoc(1), effects(5));
+        await store.apply(collection, id, 1, orderDoc(2), { indexes: [{ index: 'by:x', member: id, remove: true }] });
+        expect(await store.indexCount(`${collection}:by:x`)).toBe(0);
+      });
+
+      it('counts a delta once when 30 writers race on one version', async () => {
+        const counted = uniqueName('counted');
+        await store.apply(counted, id, 0, orderDoc(1), { counters: { n: 1 } });
+        const results = await Promise.all(Array.from({ length: 30 }, () => store.apply(counted, id, 1, orderDoc(2), { counters: { n: 1 } })));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.counters(counted)).values.n).toBe(2);
+      });
+    });
+
+    describe('when an index is ranged by score', () => {
+      it('keeps to the bounds and gives the scores', async () => {
+        const index = `${uniqueName('scored')}:all`;
+        for (const [member, score] of [['a', 1], ['b', 2], ['c', 3]] as const) await store.indexAdd(index, member, score);
+        expect(await store.indexEntries(index, { reverse: true, maxScore: 2 })).toEqual([
+          { member: 'b', score: 2 },
+          { member: 'a', score: 1 },
+        ]);
+        expect(await store.indexRange(index, { minScore: 2, maxScore: 2 })).toEqual(['b']);
+      });
+    });
+
+    describe('when a lower checkpoint is saved after a higher one', () => {
+      it('keeps the higher one', async () => {
+        const name = uniqueName('projector');
+        await store.setCheckpoint(name, 2n ** 60n + 7n);
+        await store.setCheckpoint(name, 9n);
+        expect(await store.getCheckpoint(name)).toBe(2n ** 60n + 7n);
+      });
+    });
+
+    describe('when two owners ask for one lease', () => {
+      it('gives it to the first until released', async () => {
+        const lease = uniqueName('lease');
+        expect(await store.lease(lease, 'a', 5000)).toBe(true);
+        expect(await store.lease(lease, 'b', 5000)).toBe(false);
+        expect(await store.lease(lease, 'a', 5000)).toBe(true);
+        expect(await store.leaseHolder(lease)).toBe('a');
+        await store.release(lease, 'b');
+        expect(await store.leaseHolder(lease)).toBe('a');
+        await store.release(lease, 'a');
+        expect(await store.lease(lease, 'b', 5000)).toBe(true);
+      });
+    });
+
+    describe('when a collection is rebuilt in a new namespace', () => {
+      let rebuilt: string;
+      beforeEach(() => {
+        rebuilt = uniqueName('rebuilt');
+      });
+
+      it('serves the old documents until the switch, then the new ones', async () => {
+        await store.apply(rebuilt, id, 0, orderDoc(1, { old: true }), { counters: { n: 1 } });
+        const ns = await store.namespaces.create();
+        const pinned = store.namespaces.pinned(ns);
+        await pinned.apply(rebuilt, id, 0, orderDoc(1, { fresh: true }), { counters: { n: 7 } });
+        expect((await store.get(rebuilt, id))?.data).toEqual({ old: true });
+
+        await store.namespaces.switchTo(rebuilt, ns);
+        expect(await store.namespaces.active(rebuilt)).toBe(ns);
+        await vi.waitFor(async () => expect((await store.get(rebuilt, id))?.data).toEqual({ fresh: true }), { timeout: 3000 });
+        expect((await store.counters(rebuilt)).values.n).toBe(7);
+      });
+
+      it('holds unpinned writes while fenced, and takes them after the switch', async () => {
+        const ns = await store.namespaces.create();
+        await store.namespaces.fence(rebuilt, 10_000);
+        expect(await store.apply(rebuilt, id, 0, orderDoc(1), {})).toBe(false);
+        expect(await store.namespaces.pinned(ns).apply(rebuilt, id, 0, orderDoc(1), {})).toBe(true);
+        await store.namespaces.switchTo(rebuilt, ns);
+        expect(await store.apply(rebuilt, id, 1, orderDoc(2), {})).toBe(true);
+        expect((await store.get(rebuilt, id))?.version).toBe(2);
+      });
+
+      it('drops only that collection of the old namespace', async () => {
+        const other = uniqueName('other');
+        await store.apply(rebuilt, id, 0, orderDoc(1), { indexes: [{ index: 'all', member: id, score: 1 }], counters: { n: 1 } });
+        await store.apply(other, id, 0, orderDoc(1), {});
+        await store.namespaces.drop(rebuilt, '');
+        expect(await store.get(rebuilt, id)).toBeNull();
+        expect(await store.indexCount(`${rebuilt}:all`)).toBe(0);
+        expect((await store.counters(rebuilt)).values).toEqual({});
+        expect(await store.get(other, id)).not.toBeNull();
       });
     });
 

@@ -1,59 +1,70 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import type { ReadStore, VersionedDoc } from '../../ports.js';
-import type { IndexHelpers, IndexRangeOptions } from '../readIndex.js';
-
-// The compare and the write run as one script, so no client can write in between. It answers 1 or 0:
-// a Lua boolean's reply shape depends on the protocol (ioredis 6 speaks RESP3 by default).
-const COMPARE_AND_SET = `
-local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if stored ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'eventAt', ARGV[3], 'projectedAt', ARGV[4], 'data', ARGV[5])
-return 1
-`;
+import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
+import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE } from '../readIndex.js';
+import { APPLY, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
 type ScriptedRedis = Redis & {
-  compareAndSetDoc(
-    key: string,
-    expectedVersion: number,
-    version: number,
-    eventAt: string,
-    projectedAt: string,
-    data: string,
-  ): Promise<number>;
+  applyDoc(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  raiseCheckpoint(key: string, position: string): Promise<number>;
+  takeLease(key: string, owner: string, ttlMs: number): Promise<number>;
+  releaseLease(key: string, owner: string): Promise<number>;
 };
 
 export interface RedisReadStoreOptions {
   url: string;
-  /** Namespace of every key, so tests and rebuilds never touch each other's documents. */
+  /** Namespace of every key, so tests and deployments never touch each other's documents. */
   prefix?: string;
 }
 
-/** Documents are hashes at `<prefix>:doc:<collection>:<id>` with fields version, eventAt, projectedAt, data (JSON). */
+/**
+ * Key layout, `<p>` being the prefix and `<b>` a namespace's base (`<p>` for the root, `<p>:ns:<n>` after a rebuild):
+ * documents are hashes `<b>:doc:<collection>:<id>` (version, eventAt, projectedAt, data as JSON); sorted
+ * indexes `<b>:index:<collection>:<name>`; counters a hash `<b>:counters:<collection>`; checkpoints
+ * `<b>:checkpoint:<name>`. Outside namespaces: `<p>:active:<collection>` (the active namespace),
+ * `<p>:fence:<collection>`, `<p>:nsseq`, `<p>:lease:<name>`, `<p>:info:<key>`.
+ */
 export class RedisReadStore implements ReadStore, IndexHelpers {
+  readonly namespaces: ReadNamespaces;
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
+  /** Set for a store bound to one namespace (a rebuild's); otherwise each collection's active one. */
+  private readonly pinnedTo: string | undefined;
+  private readonly owned: boolean;
+  private readonly activeCache = new Map<string, { ns: string; at: number }>();
 
-  constructor({ url, prefix = 'cqrs' }: RedisReadStoreOptions) {
+  constructor({ url, prefix = 'cqrs' }: RedisReadStoreOptions, shared?: { redis: ScriptedRedis; pinned: string }) {
     this.prefix = prefix;
-    // ioredis sends the script by EVALSHA and falls back to EVAL on NOSCRIPT (Redis here keeps nothing
+    this.pinnedTo = shared?.pinned;
+    this.owned = !shared;
+    // ioredis sends scripts by EVALSHA and falls back to EVAL on NOSCRIPT (Redis here keeps nothing
     // across restarts). One retry per command: callers (queries, projectors) fail fast and retry on their
     // own terms instead of waiting out ioredis' default of about 70 s while Redis is down.
-    this.redis = new Redis(url, {
-      maxRetriesPerRequest: 1,
-      scripts: { compareAndSetDoc: { numberOfKeys: 1, lua: COMPARE_AND_SET } },
-    }) as ScriptedRedis;
+    this.redis =
+      shared?.redis ??
+      (new Redis(url, {
+        maxRetriesPerRequest: 1,
+        scripts: {
+          applyDoc: { lua: APPLY },
+          raiseCheckpoint: { numberOfKeys: 1, lua: RAISE_CHECKPOINT },
+          takeLease: { numberOfKeys: 1, lua: LEASE },
+          releaseLease: { numberOfKeys: 1, lua: RELEASE },
+        },
+      }) as ScriptedRedis);
     // Every command rejects by itself while Redis is away; the connection's own errors would only repeat it.
-    this.redis.on('error', () => {});
+    if (!shared) this.redis.on('error', () => {});
+    this.namespaces = this.namespaceOps(url);
   }
 
   async get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null> {
-    return parseDoc<T>(await this.redis.hgetall(this.key('doc', collection, id)));
+    return parseDoc<T>(await this.redis.hgetall(await this.docKey(collection, id)));
   }
 
   async getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]> {
     if (ids.length === 0) return [];
+    const base = await this.base(collection);
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.key('doc', collection, id));
+    for (const id of ids) pipeline.hgetall(`${base}:doc:${collection}:${id}`);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('Redis discarded the getMany pipeline');
     return replies.map(([error, hash]) => {
@@ -62,46 +73,107 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     });
   }
 
-  async compareAndSet<T>(
-    collection: string,
-    id: string,
-    expectedVersion: number,
-    doc: VersionedDoc<T>,
-  ): Promise<boolean> {
-    const written = await this.redis.compareAndSetDoc(
-      this.key('doc', collection, id),
+  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>): Promise<boolean> {
+    return this.apply(collection, id, expectedVersion, doc, {});
+  }
+
+  async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects): Promise<boolean> {
+    const ns = await this.namespaceOf(collection);
+    const base = this.baseOf(ns);
+    const indexes = effects.indexes ?? [];
+    const counters = Object.entries(effects.counters ?? {}).filter(([, delta]) => delta !== 0);
+    const keys = [
+      `${base}:doc:${collection}:${id}`,
+      `${this.prefix}:active:${collection}`,
+      `${this.prefix}:fence:${collection}`,
+      `${base}:counters:${collection}`,
+      ...indexes.map((change) => `${base}:index:${collection}:${change.index}`),
+    ];
+    const args = [
       expectedVersion,
+      this.pinnedTo === undefined ? 1 : 0,
+      ns,
       doc.version,
       doc.eventAt,
       doc.projectedAt,
       JSON.stringify(doc.data),
-    );
-    return written === 1;
+      effects.counters ? 1 : 0,
+      indexes.length,
+      ...indexes.flatMap((change) => ('remove' in change ? ['-', change.member, 0] : ['+', change.member, change.score])),
+      ...counters.flat(),
+    ];
+    const result = await this.redis.applyDoc(keys.length, ...keys, ...args);
+    if (result === -1) {
+      // Switched or fenced by a rebuild: look up the active namespace again, after a pause while fenced.
+      this.activeCache.delete(collection);
+      await sleep(10);
+    }
+    return result === 1;
+  }
+
+  async indexAdd(index: string, member: string, score: number): Promise<void> {
+    await this.redis.zadd(await this.indexKey(index), score, member);
+  }
+
+  async indexRange(index: string, options: IndexRangeOptions = {}): Promise<string[]> {
+    return (await this.indexEntries(index, options)).map((entry) => entry.member);
+  }
+
+  async indexEntries(index: string, { offset = 0, limit, reverse = false, minScore, maxScore }: IndexRangeOptions = {}) {
+    if (limit !== undefined && limit <= 0) return [];
+    const key = await this.indexKey(index);
+    const low = minScore === undefined ? '-inf' : String(minScore);
+    const high = maxScore === undefined ? '+inf' : String(maxScore);
+    const count = limit === undefined ? -1 : limit;
+    const reply = reverse
+      ? await this.redis.zrange(key, high, low, 'BYSCORE', 'REV', 'LIMIT', offset, count, 'WITHSCORES')
+      : await this.redis.zrange(key, low, high, 'BYSCORE', 'LIMIT', offset, count, 'WITHSCORES');
+    return scoredMembers(reply as unknown[]);
+  }
+
+  async indexCount(index: string): Promise<number> {
+    return this.redis.zcard(await this.indexKey(index));
+  }
+
+  async counters(collection: string): Promise<Counters> {
+    const hash = await this.redis.hgetall(`${await this.base(collection)}:counters:${collection}`);
+    const values: Record<string, number> = {};
+    for (const [name, value] of Object.entries(hash)) if (!name.startsWith('$')) values[name] = Number(value);
+    return {
+      values,
+      events: Number(hash[COUNTER_META.events] ?? 0),
+      eventAt: hash[COUNTER_META.eventAt] ?? null,
+      projectedAt: hash[COUNTER_META.projectedAt] ?? null,
+    };
   }
 
   async getCheckpoint(name: string): Promise<bigint | null> {
-    const position = await this.redis.get(this.key('checkpoint', name));
+    const position = await this.redis.get(await this.checkpointKey(name));
     return position === null ? null : BigInt(position);
   }
 
   async setCheckpoint(name: string, position: bigint): Promise<void> {
-    await this.redis.set(this.key('checkpoint', name), position.toString());
+    await this.redis.raiseCheckpoint(await this.checkpointKey(name), position.toString());
   }
 
-  async indexAdd(index: string, member: string, score: number): Promise<void> {
-    await this.redis.zadd(this.key('index', index), score, member);
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.takeLease(`${this.prefix}:lease:${name}`, owner, ttlMs)) === 1;
   }
 
-  async indexRange(index: string, { offset = 0, limit, reverse = false }: IndexRangeOptions = {}): Promise<string[]> {
-    if (limit !== undefined && limit <= 0) return [];
-    const key = this.key('index', index);
-    // ioredis 6 types `stop` as string only (`start` may be a number).
-    const stop = String(limit === undefined ? -1 : offset + limit - 1);
-    return reverse ? this.redis.zrange(key, offset, stop, 'REV') : this.redis.zrange(key, offset, stop);
+  async leaseHolder(name: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}:lease:${name}`);
   }
 
-  async indexCount(index: string): Promise<number> {
-    return this.redis.zcard(this.key('index', index));
+  async release(name: string, owner: string): Promise<void> {
+    await this.redis.releaseLease(`${this.prefix}:lease:${name}`, owner);
+  }
+
+  async setInfo(key: string, fields: Record<string, string>): Promise<void> {
+    await this.redis.hset(`${this.prefix}:info:${key}`, fields);
+  }
+
+  async getInfo(key: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(`${this.prefix}:info:${key}`);
   }
 
   async ping(): Promise<void> {
@@ -109,11 +181,61 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit();
+    if (this.owned) await this.redis.quit();
   }
 
-  private key(kind: 'doc' | 'checkpoint' | 'index', ...parts: string[]): string {
-    return [this.prefix, kind, ...parts].join(':');
+  private namespaceOps(url: string): ReadNamespaces {
+    const root = this.prefix;
+    return {
+      active: async (collection) => (await this.redis.get(`${root}:active:${collection}`)) ?? ROOT_NAMESPACE,
+      create: async () => String(await this.redis.incr(`${root}:nsseq`)),
+      pinned: (ns) => new RedisReadStore({ url, prefix: root }, { redis: this.redis, pinned: ns }),
+      fence: async (collection, ttlMs) => {
+        await this.redis.set(`${root}:fence:${collection}`, '1', 'PX', ttlMs);
+      },
+      switchTo: async (collection, ns) => {
+        await this.redis.multi().set(`${root}:active:${collection}`, ns).del(`${root}:fence:${collection}`).exec();
+        this.activeCache.delete(collection);
+      },
+      drop: async (collection, ns) => {
+        const base = this.baseOf(ns);
+        for (const match of [`${base}:doc:${collection}:*`, `${base}:index:${collection}:*`, `${base}:checkpoint:${collection}*`]) {
+          for await (const keys of this.redis.scanStream({ match, count: 1000 })) {
+            if ((keys as string[]).length > 0) await this.redis.unlink(...(keys as string[]));
+          }
+        }
+        await this.redis.unlink(`${base}:counters:${collection}`);
+      },
+    };
+  }
+
+  private async namespaceOf(collection: string): Promise<string> {
+    if (this.pinnedTo !== undefined) return this.pinnedTo;
+    const cached = this.activeCache.get(collection);
+    if (cached && Date.now() - cached.at < ACTIVE_NAMESPACE_TTL_MS) return cached.ns;
+    const ns = await this.namespaces.active(collection);
+    this.activeCache.set(collection, { ns, at: Date.now() });
+    return ns;
+  }
+
+  private baseOf(ns: string): string {
+    return ns === ROOT_NAMESPACE ? this.prefix : `${this.prefix}:ns:${ns}`;
+  }
+
+  private async base(collection: string): Promise<string> {
+    return this.baseOf(await this.namespaceOf(collection));
+  }
+
+  private async docKey(collection: string, id: string): Promise<string> {
+    return `${await this.base(collection)}:doc:${collection}:${id}`;
+  }
+
+  private async indexKey(index: string): Promise<string> {
+    return `${await this.base(collectionOf(index))}:index:${index}`;
+  }
+
+  private async checkpointKey(name: string): Promise<string> {
+    return `${await this.base(collectionOf(name))}:checkpoint:${name}`;
   }
 }
 
@@ -121,4 +243,12 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
 function parseDoc<T>({ version, eventAt, projectedAt, data }: Record<string, string>): VersionedDoc<T> | null {
   if (version === undefined || eventAt === undefined || projectedAt === undefined || data === undefined) return null;
   return { version: Number(version), eventAt, projectedAt, data: JSON.parse(data) as T };
+}
+
+// WITHSCORES answers [member, score] pairs over RESP3 (ioredis 6's default) and a flat list over RESP2.
+function scoredMembers(reply: unknown[]): { member: string; score: number }[] {
+  if (reply.length > 0 && Array.isArray(reply[0])) return (reply as [string, string | number][]).map(([member, score]) => ({ member, score: Number(score) }));
+  const entries: { member: string; score: number }[] = [];
+  for (let i = 0; i < reply.length; i += 2) entries.push({ member: String(reply[i]), score: Number(reply[i + 1]) });
+  return entries;
 }
