@@ -1,13 +1,136 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import { AppError } from '../domain/errors.js';
+import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { AppError, type ErrorCode } from '../domain/errors.js';
 
-/** The one place an expected error becomes a GraphQL error with its documented code. */
+// The one place an error becomes what a client sees: an `extensions.code` from the contract (API.md),
+// whoever raised it (our code, graphql-js, Yoga, graphql-armor, graphql-ws). Anything unexpected is
+// masked as INTERNAL_SERVER_ERROR carrying the correlation id, and logged in full under that id.
+
+export type DocumentedCode = ErrorCode | 'INTERNAL_SERVER_ERROR';
+const codes: Record<DocumentedCode, true> = {
+  BAD_USER_INPUT: true,
+  UNAUTHENTICATED: true,
+  FORBIDDEN: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  INVALID_STATE: true,
+  STALE_READ: true,
+  RATE_LIMITED: true,
+  QUERY_TOO_COMPLEX: true,
+  ROLE_NOT_SERVED: true,
+  INTERNAL_SERVER_ERROR: true,
+};
+export const documentedCodes: ReadonlySet<string> = new Set(Object.keys(codes));
+
+/** Codes graphql-js and Yoga give a request they refuse (unparsable, invalid, malformed, too big). */
+const frameworkCodes: Record<string, ErrorCode> = {
+  GRAPHQL_PARSE_FAILED: 'BAD_USER_INPUT',
+  GRAPHQL_VALIDATION_FAILED: 'BAD_USER_INPUT',
+  BAD_REQUEST: 'BAD_USER_INPUT',
+  REQUEST_ENTITY_TOO_LARGE: 'BAD_USER_INPUT',
+};
+
+/** The correlation id of the HTTP request being handled, for errors raised before a context exists. */
+export const requestCorrelation = new AsyncLocalStorage<string>();
+
+export interface ErrorScope {
+  correlationId?: string | undefined;
+  log: Logger;
+  /** Hides "Did you mean …?" hints, which name schema fields a client did not ask about. */
+  production: boolean;
+}
+
+/** An expected error (AppError) as a GraphQL error with its documented code, else null. */
 export function toGraphQLError(error: unknown): GraphQLError | null {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (!(original instanceof AppError)) return null;
-  const path = error instanceof GraphQLError ? error.path : undefined;
+  const located = error instanceof GraphQLError ? error : undefined;
   return new GraphQLError(original.message, {
-    path,
+    nodes: located?.nodes,
+    path: located?.path,
     extensions: { code: original.code, ...original.details },
   });
+}
+
+/** Any error as one a client may see. Idempotent: an error that already carries a documented code passes. */
+export function documentedError(error: unknown, scope: ErrorScope): GraphQLError {
+  const known = toGraphQLError(error);
+  if (known) return known;
+  if (error instanceof GraphQLError && !isUnexpected(error)) {
+    const code = error.extensions.code;
+    if (typeof code === 'string' && documentedCodes.has(code)) return error;
+    const http = error.extensions.http as { status?: number } | undefined;
+    // Yoga's CSRF prevention refuses a request without a preflight-forcing header with a bare 403.
+    if (code == null && http?.status === 403) return rewrap(error, 'FORBIDDEN', scope);
+    // graphql-js' own guard against nested introspection is a complexity limit like armor's.
+    if (code === 'GRAPHQL_VALIDATION_FAILED' && error.message.startsWith('Maximum introspection depth exceeded')) return rewrap(error, 'QUERY_TOO_COMPLEX', scope);
+    if (typeof code === 'string' && frameworkCodes[code]) return rewrap(error, frameworkCodes[code], scope);
+    // Without a path it is about the request, not a field: a syntax error, a variable of the wrong type,
+    // an unknown operation name. graphql-js and Yoga give those no code of their own.
+    if (code == null && error.path == null) return rewrap(error, 'BAD_USER_INPUT', scope, { status: 400, spec: true });
+  }
+  const correlationId = scope.correlationId ?? requestCorrelation.getStore() ?? randomUUID();
+  scope.log.error({ err: error instanceof GraphQLError && error.originalError ? error.originalError : error, correlationId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+  return new GraphQLError('Unexpected error.', {
+    path: error instanceof GraphQLError ? error.path : undefined,
+    extensions: { code: 'INTERNAL_SERVER_ERROR', correlationId },
+  });
+}
+
+/** A field's resolver threw something that is not an AppError: a bug or a failing dependency. */
+function isUnexpected(error: GraphQLError): boolean {
+  if (error.extensions.unexpected) return true;
+  const original = error.originalError;
+  if (original == null || original instanceof GraphQLError) return false;
+  // A scalar's parseValue throwing on a variable is a request error (no path), not a failure of ours.
+  return error.path != null || !(original instanceof TypeError);
+}
+
+function rewrap(error: GraphQLError, code: ErrorCode, scope: ErrorScope, httpDefault?: Record<string, unknown>): GraphQLError {
+  const message = scope.production ? error.message.replace(/\s*Did you mean [^?]*\?/g, '') : error.message;
+  const http = error.extensions.http ?? httpDefault;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: http ? { code, http } : { code },
+  });
+}
+
+/** For graphql-ws, which sends extensions as they are: drops Yoga's HTTP status hints. */
+export function withoutHttpHints(error: GraphQLError): GraphQLError {
+  if (!('http' in error.extensions)) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+}
+
+/**
+ * Maps every result's errors while the GraphQL context (and so the correlation id) is at hand: results
+ * of execute and subscribe over HTTP and WebSocket, each subscription event, an error ending a stream,
+ * and, over HTTP, the validation errors Yoga answers without executing. Register it before Yoga's
+ * own masking, which then finds nothing left to mask.
+ */
+export function useDocumentedErrors(options: { log: Logger; production: boolean }): Plugin<{ correlationId?: string }> {
+  const scopeOf = (context: { correlationId?: string } | undefined): ErrorScope => ({ ...options, correlationId: context?.correlationId });
+  const mapResult =
+    (scope: ErrorScope) =>
+    ({ result, setResult }: { result: { errors?: readonly unknown[] }; setResult: (result: any) => void }) => {
+      if (result.errors?.length) setResult({ ...result, errors: result.errors.map((error) => documentedError(error, scope)) });
+    };
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, mapResult(scopeOf(args.contextValue))),
+    }),
+    onSubscribe: ({ args }) => ({
+      onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, mapResult(scopeOf(args.contextValue))),
+      onSubscribeError: ({ error, setError }) => setError(documentedError(error, scopeOf(args.contextValue))),
+    }),
+    onExecutionResult: ({ result, setResult }) => {
+      if (result && !(Symbol.asyncIterator in result)) mapResult(options)({ result, setResult });
+    },
+  };
 }
