@@ -41,6 +41,23 @@ const schema = z
     NATS_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(1000).default(120_000),
     REDIS_PREFIX: z.string().min(1).default('cqrs'),
     PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+    // Security limits (README "Security"): what one request, operation, caller or connection may ask.
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
+    MAX_BATCH_OPERATIONS: z.coerce.number().int().min(1).max(100).default(10),
+    QUERY_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
+    QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+    QUERY_MAX_TOKENS: z.coerce.number().int().min(10).default(1000),
+    QUERY_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+    QUERY_MAX_COST: z.coerce.number().int().min(1).default(5000),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+      .refine((origins) => origins.every((origin) => origin === '*' || /^https?:\/\/[^/\s]+$/.test(origin)), 'a comma list of origins such as https://app.example.com, or *'),
+    WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(20),
+    WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(10),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET)

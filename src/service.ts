@@ -16,6 +16,8 @@ import { orderDetails } from './projectors/orderDetails.js';
 import { startProjector } from './projectors/runtime.js';
 import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
+import { securityOptions } from './security/limits.js';
+import { createRateLimiter } from './security/rateLimit.js';
 import { buildApp } from './server.js';
 
 export interface RunningService {
@@ -103,7 +105,10 @@ export async function startService(config: Config, log: Logger): Promise<Running
       services.reads = { readStore: readStore!, feed: feed!, waiter };
     }
 
-    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness });
+    // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
+    const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
+    stops.push(() => rateLimiter.close());
+    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');
