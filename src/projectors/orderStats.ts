@@ -1,0 +1,38 @@
+import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../domain/order/index.js';
+import type { Projection } from './projection.js';
+
+export type OrderStatDoc = OrderState & { totalCents: number };
+
+/** Statuses whose order total counts as revenue. */
+export const revenueStatuses: readonly OrderStatus[] = ['PAID', 'SHIPPED', 'DELIVERED'];
+
+export const statCounter = {
+  orders: 'orders',
+  revenueCents: 'revenueCents',
+  status: (status: OrderStatus) => `status:${status}`,
+};
+
+const revenueOf = (doc: OrderStatDoc | null) => (doc && revenueStatuses.includes(doc.status) ? doc.totalCents : 0);
+
+// Order counts per status and revenue. Totals are never recomputed from all orders: each order's
+// document change yields deltas (old status and total → new), written in the same atomic step as that
+// order's version check, so redelivery and concurrent projectors can neither miss nor double a delta.
+export const orderStats: Projection<OrderStatDoc> = {
+  name: 'orderStats',
+  collection: 'orderStat',
+  handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
+  evolve(doc, event) {
+    const state = evolveOrder(doc, event)!;
+    return { ...state, totalCents: state.items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0) };
+  },
+  ownerOf: (doc) => doc.userId,
+  effects(before, after) {
+    const counters: Record<string, number> = { [statCounter.revenueCents]: revenueOf(after) - revenueOf(before) };
+    if (!before) counters[statCounter.orders] = 1;
+    if (before?.status !== after.status) {
+      counters[statCounter.status(after.status)] = 1;
+      if (before) counters[statCounter.status(before.status)] = -1;
+    }
+    return { counters };
+  },
+};
