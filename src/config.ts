@@ -41,6 +41,8 @@ const schema = z
     NATS_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(1000).default(120_000),
     REDIS_PREFIX: z.string().min(1).default('cqrs'),
     PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
+    RECONCILE_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000),
     // Security limits (README "Security"): what one request, operation, caller or connection may ask.
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
     MAX_BATCH_OPERATIONS: z.coerce.number().int().min(1).max(100).default(10),

@@ -12,8 +12,12 @@ import { openEventStore } from './infrastructure/postgres/open.js';
 import { RedisChangeFeed } from './infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from './infrastructure/redis/redisReadStore.js';
 import type { ChangeFeed, EventBus, EventStore, ReadStore } from './ports.js';
-import { orderDetails } from './projectors/orderDetails.js';
-import { startProjector } from './projectors/runtime.js';
+import { MemoryDeadLetters } from './infrastructure/embedded/memoryDeadLetters.js';
+import { PrismaDeadLetters } from './infrastructure/postgres/deadLetters.js';
+import { createPrismaClient } from './infrastructure/postgres/prisma.js';
+import { PrismaStreamVersions } from './infrastructure/postgres/streamVersions.js';
+import { scanStreamVersions } from './projectors/reconcile.js';
+import { startProjectorRole } from './projectors/role.js';
 import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
@@ -84,14 +88,30 @@ export async function startService(config: Config, log: Logger): Promise<Running
       readiness.redis = () => readStore!.ping();
     }
 
+    // Aggregate reads (backlog, recently changed streams) and dead letters: Postgres through a Prisma
+    // client of their own; embedded, a scan of the log and memory.
+    const prisma = config.DATABASE_URL && (roles.includes('relay') || roles.includes('projector')) ? createPrismaClient({ url: config.DATABASE_URL }) : null;
+    if (prisma) stops.push(() => prisma.$disconnect());
+    const streamVersions = prisma ? new PrismaStreamVersions(prisma) : null;
     if (roles.includes('relay')) {
-      const relay = await startRelay({ store: store!, bus: bus!, log: log.child({ role: 'relay' }), pollMs: config.OUTBOX_POLL_MS, batch: config.OUTBOX_BATCH });
+      const backlog = streamVersions ? () => streamVersions.outboxBacklog() : undefined;
+      const relay = await startRelay({ store: store!, bus: bus!, log: log.child({ role: 'relay' }), pollMs: config.OUTBOX_POLL_MS, batch: config.OUTBOX_BATCH, backlog });
       stops.push(() => relay.stop());
     }
     if (roles.includes('projector')) {
-      const projector = await startProjector(
-        { bus: bus!, store: store!, readStore: readStore!, feed: feed!, log: log.child({ role: 'projector' }), concurrency: config.PROJECTOR_CONCURRENCY },
-        orderDetails,
+      const projector = await startProjectorRole(
+        {
+          bus: bus!,
+          store: store!,
+          readStore: readStore!,
+          feed: feed!,
+          deadLetters: prisma ? new PrismaDeadLetters(prisma) : new MemoryDeadLetters(),
+          versions: streamVersions ?? scanStreamVersions(store!),
+          log: log.child({ role: 'projector' }),
+          concurrency: config.PROJECTOR_CONCURRENCY,
+          maxDeliver: config.NATS_MAX_DELIVER,
+        },
+        { reconcileEveryMs: config.RECONCILE_INTERVAL_MS, reconcileWindowMs: config.RECONCILE_WINDOW_MS },
       );
       stops.push(() => projector.stop());
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { EventBus, EventStore } from '../ports.js';
+import { metrics } from '../metrics.js';
+import type { EventBus, EventStore, StoredEvent } from '../ports.js';
 
 export interface RelayOptions {
   store: EventStore;
@@ -7,18 +8,27 @@ export interface RelayOptions {
   log: Logger;
   pollMs: number;
   batch: number;
+  /** Unpublished outbox rows, sampled once per drain for the backlog gauge; absent where no cheap count exists. */
+  backlog?: () => Promise<number>;
 }
 
 /**
  * Moves committed events from the outbox to the bus. Wakes on the store's notification and polls as a
  * fallback (a lost NOTIFY or a publish that failed is picked up on the next tick). Rows are marked
- * done by the store only after the bus acknowledged them.
+ * done by the store only after the bus acknowledged them; the store's lock lets one relay at a time
+ * publish, so several replicas neither double-publish nor reorder a stream.
  */
 export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
   const { store, bus, log } = options;
   let running = true;
   let draining: Promise<void> | null = null;
   let again = false;
+
+  const publish = async (event: StoredEvent) => {
+    await bus.publish(event);
+    metrics.outboxPublishDuration.observe((Date.now() - event.committedAt.getTime()) / 1000);
+    metrics.eventsPublished.inc();
+  };
 
   const drain = (): Promise<void> => {
     if (draining) {
@@ -29,7 +39,8 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
       do {
         again = false;
         try {
-          while (running && (await store.relayOutbox(options.batch, (event) => bus.publish(event))) > 0) {}
+          if (options.backlog) metrics.outboxBacklog.set(await options.backlog());
+          while (running && (await store.relayOutbox(options.batch, publish)) > 0) {}
         } catch (error) {
           log.warn({ err: error }, 'outbox relay failed; retrying on the next tick');
         }
