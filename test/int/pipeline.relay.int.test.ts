@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamBus } from '../../src/infrastructure/nats/jetStreamBus.js';
+import { startRelay } from '../../src/infrastructure/outboxRelay.js';
+import type { EventBus, StoredEvent } from '../../src/ports.js';
+import { uniqueName } from '../services.js';
+import { openPipeline, type Pipeline, quietLog, writeOrders } from './fixtures/pipeline.js';
+
+let p: Pipeline;
+beforeAll(async () => {
+  p = await openPipeline();
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+/** Records what went through `bus.publish`, per relay. */
+function recording(bus: EventBus, log: StoredEvent[]): EventBus {
+  return { ...bus, publish: async (event) => (await bus.publish(event), void log.push(event)), ping: () => bus.ping(), close: () => bus.close(), subscribe: (...args) => bus.subscribe(...args) };
+}
+
+/** Per stream, the versions in the order they went out. */
+function byStream(events: StoredEvent[]): Map<string, number[]> {
+  const streams = new Map<string, number[]>();
+  for (const event of events) streams.set(event.streamId, [...(streams.get(event.streamId) ?? []), event.version]);
+  return streams;
+}
+
+describe('when three relays run against one outbox while orders are written', () => {
+  it('publishes every event exactly once, each stream in version order', async () => {
+    const published: StoredEvent[] = [];
+    const relays = await Promise.all([1, 2, 3].map(() => startRelay({ store: p.store, bus: recording(p.bus, published), log: quietLog, pollMs: 50, batch: 20 })));
+    try {
+      await writeOrders(p.store, { orders: 60, seed: 21, concurrency: 12 });
+      await expect.poll(() => p.versions.outboxBacklog(), { timeout: 15_000 }).toBe(0);
+      const head = await p.store.headPosition();
+      expect(published).toHaveLength(Number(head));
+      expect(new Set(published.map((e) => e.metadata.eventId)).size).toBe(published.length);
+      for (const versions of byStream(published).values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
+    } finally {
+      await Promise.all(relays.map((relay) => relay.stop()));
+    }
+  });
+});
+
+describe('when NATS goes down while orders are written, and comes back', () => {
+  let server: ChildProcess | undefined;
+  let dir: string;
+  let port: number;
+
+  const startNats = async () => {
+    server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+    await waitForPort(port);
+  };
+  const killNats = async () => {
+    const exited = new Promise((resolve) => server!.once('exit', resolve));
+    server!.kill('SIGKILL');
+    await exited;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'nats-'));
+    port = await freePort();
+    await startNats();
+  });
+  afterAll(async () => {
+    if (server?.exitCode === null) await killNats();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the backlog waiting, then drains it in order once NATS is back', async () => {
+    const options = { url: `nats://127.0.0.1:${port}`, stream: uniqueName('DOWN'), subjectPrefix: `test.${uniqueName('down')}`, timeoutMs: 1000 };
+    const bus = await JetStreamBus.connect(options);
+    const before = Number(await p.store.headPosition()); // the other test's events went to the shared server
+    const relay = await startRelay({ store: p.store, bus, log: quietLog, pollMs: 100, batch: 50 });
+    try {
+      await writeOrders(p.store, { orders: 10, seed: 22 });
+      await expect.poll(() => p.versions.outboxBacklog(), { timeout: 10_000 }).toBe(0);
+      await sleep(500); // what the server acked reaches its files before the kill
+
+      await killNats();
+      await writeOrders(p.store, { orders: 10, seed: 23 });
+      await sleep(1500);
+      const waiting = await p.versions.outboxBacklog();
+      expect(waiting).toBeGreaterThan(0);
+
+      await startNats();
+      await expect.poll(() => p.versions.outboxBacklog(), { timeout: 20_000 }).toBe(0);
+
+      const received: StoredEvent[] = [];
+      const subscription = await bus.subscribe(uniqueName('check'), async (message) => {
+        received.push(message.event);
+        await message.ack();
+      }, { concurrency: 1 });
+      const written = Number(await p.store.headPosition()) - before;
+      await expect.poll(() => received.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(written);
+      await subscription.stop();
+      expect(new Set(received.map((e) => e.metadata.eventId)).size).toBe(written);
+      for (const versions of byStream(received).values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
+    } finally {
+      await relay.stop();
+      await bus.deleteStream().catch(() => {});
+      await bus.close();
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket().once('connect', () => (socket.destroy(), resolve(true))).once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    await sleep(100);
+  }
+  throw new Error(`nats-server did not listen on ${port}`);
+}
