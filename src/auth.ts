@@ -6,7 +6,7 @@ const encoder = new TextEncoder();
 
 /** Seconds a token's `exp` and `nbf` may be off, to absorb clock drift between issuer and replicas. */
 export const clockToleranceSeconds = 30;
-/** A user id is stored with every event it causes; anything longer is not an id we issued. */
+/** A user id is stored with every event it causes; anything longer, or with control characters, is not one we issued. */
 const maxSubjectLength = 256;
 
 /**
@@ -22,6 +22,7 @@ export async function authenticate(authorization: string | null | undefined, sec
     const { payload } = await jwtVerify(match[1]!, encoder.encode(secret), { algorithms: ['HS256'], clockTolerance: clockToleranceSeconds });
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new UnauthenticatedError('token has no subject');
     if (payload.sub.length > maxSubjectLength) throw new UnauthenticatedError(`token subject is longer than ${maxSubjectLength} characters`);
+    if (/[\u0000-\u001f\u007f]/.test(payload.sub)) throw new UnauthenticatedError('token subject contains control characters');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
     return { userId: payload.sub, roles };
   } catch (error) {

@@ -16,6 +16,7 @@ import type { Context, Services } from './schema/context.js';
 import { documentedError, requestCorrelation, toGraphQLError, useDocumentedErrors, withoutHttpHints } from './schema/errors.js';
 import { schema } from './schema/index.js';
 import { armorPlugin } from './security/armor.js';
+import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
@@ -132,6 +133,7 @@ export function buildApp(options: AppOptions) {
       useDocumentedErrors({ log, production }),
       useCSRFPrevention({ requestHeaders: csrfHeaders }),
       armorPlugin(security.query, production),
+      inputGuardPlugin(),
       rateLimitPlugin,
       bodylessPlugin,
     ],

@@ -377,6 +377,30 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       expect(codes(answer.body), answer.text).toEqual(['BAD_USER_INPUT']);
     });
 
+    it('refuses U+0000 in any string and identifiers over 128 characters with BAD_USER_INPUT, before anything is stored', async () => {
+      const token = await tokenFor(uniqueName('nul'));
+      const long = 'k'.repeat(129);
+      const refused: [string, Record<string, unknown>][] = [
+        [createOrderMutation, { input: { items: [{ ...items[0], name: 'a\u0000b' }] } }],
+        [createOrderMutation, { input: { orderId: long, items } }],
+        [createOrderMutation, { input: { items }, key: long }],
+        [createOrderMutation, { input: { orderId: 'nul\u0000id', items } }],
+        ['mutation { createOrder(input: { orderId: "a\\u0000b", items: [] }) { orderId } }', {}],
+        [`mutation { cancelOrder(orderId: "${long}", reason: "r") { version } }`, {}],
+        ['mutation($id: ID!) { cancelOrder(orderId: $id, reason: "r\\u0000") { version } }', { id: 'x' }],
+        ['query($id: ID!) { order(id: $id) { id } }', { id: long }],
+      ];
+      for (const [query, variables] of refused) {
+        const answer = await post(server.url, { query, variables }, bearer(token));
+        expect(codes(answer.body), JSON.stringify(answer.body)).toEqual(['BAD_USER_INPUT']);
+      }
+      const db = new pg.Client({ connectionString: database.url });
+      await db.connect();
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM events WHERE metadata->>'userId' = $1", [JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub]);
+      await db.end();
+      expect(rows[0].n).toBe(0);
+    });
+
     it('answers a syntax error over WebSocket with BAD_USER_INPUT and keeps the connection', async () => {
       const socket = rawSocket(server.url, { authorization: `Bearer ${await tokenFor('ws-syntax')}` });
       expect(await socket.acked).toBe(true);

@@ -60,6 +60,11 @@ describe('given an HS256 token signed with the secret', () => {
     const token = await signToken('x'.repeat(300), secret);
     expect((await refusal(`Bearer ${token}`)).message).toMatch(/subject is longer/);
   });
+
+  it('refuses a subject with control characters, which no store of ours could keep', async () => {
+    const token = await signToken('alice\u0000admin', secret);
+    expect((await refusal(`Bearer ${token}`)).message).toBe('token subject contains control characters');
+  });
 });
 
 describe('when the token is signed with another secret', () => {
