@@ -112,6 +112,8 @@ export interface BusMessage {
   event: StoredEvent;
   /** 1 on first delivery. */
   deliveryCount: number;
+  /** When the bus stored the event: the moment it was published. */
+  publishedAt: Date;
   ack(): Promise<void>;
   /** Redeliver after `delayMs`. */
   nak(delayMs?: number): Promise<void>;
@@ -248,5 +250,28 @@ export interface ChangeFeed {
   publish(notice: ChangeNotice): Promise<void>;
   /** Calls `handler` for every notice published by any process from now on; returns an unsubscribe. */
   subscribe(handler: (notice: ChangeNotice) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export type CommandStage = 'ACCEPTED' | 'APPENDED' | 'PUBLISHED' | 'PROJECTED';
+export const commandStages: readonly CommandStage[] = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'];
+
+/** What became of one command, stage by stage; stages are written by different processes in any order. */
+export interface Receipt {
+  commandId: string;
+  orderId: string;
+  userId: string;
+  /** Aggregate version after the command. */
+  version: number;
+  /** ISO-8601 time each reached stage was reached. */
+  stages: Partial<Record<CommandStage, string>>;
+}
+
+export interface ReceiptStore {
+  /** Merges `stages` into the receipt (creating it), keeps it for a while, and announces the change. */
+  record(receipt: Omit<Receipt, 'stages'>, stages: Partial<Record<CommandStage, string>>): Promise<void>;
+  get(commandId: string): Promise<Receipt | null>;
+  /** Calls `onChange` whenever the receipt of `commandId` changes, from any process; returns an unsubscribe. */
+  watch(commandId: string, onChange: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -82,11 +82,16 @@ export function eventBusContract(
         });
         const event = storedEvent(streamId, 1);
 
+        const before = Date.now();
         await bus.publish(event);
+        const after = Date.now();
 
         await vi.waitFor(() => expect(received).toHaveLength(1), eventually);
         const [message] = received;
         expect(message!.event).toEqual(event);
+        // When the bus stored it; a command receipt reports this as the PUBLISHED stage.
+        expect(message!.publishedAt.getTime()).toBeGreaterThanOrEqual(before - 5);
+        expect(message!.publishedAt.getTime()).toBeLessThanOrEqual(after + 5);
         expect(typeof message!.event.position).toBe('bigint');
         expect(message!.event.committedAt).toBeInstanceOf(Date);
         expect(message!.deliveryCount).toBe(1);

@@ -30,7 +30,7 @@ interface Durable {
 
 export class InProcessBus implements EventBus {
   // Events are kept encoded so every delivery decodes a fresh copy, exactly as off the wire.
-  private readonly log: string[] = [];
+  private readonly log: { encoded: string; storedAt: Date }[] = [];
   private readonly eventIds = new Set<string>();
   private readonly durables = new Map<string, Durable>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -47,7 +47,7 @@ export class InProcessBus implements EventBus {
     if (this.closed) throw new Error('the bus is closed');
     if (this.eventIds.has(event.metadata.eventId)) return;
     this.eventIds.add(event.metadata.eventId);
-    this.log.push(encodeEvent(event));
+    this.log.push({ encoded: encodeEvent(event), storedAt: new Date() });
     for (const durable of this.durables.values()) this.pump(durable);
   }
 
@@ -131,8 +131,9 @@ export class InProcessBus implements EventBus {
     };
     const ackWait = this.later(this.ackWaitMs, () => settle(0));
     const message: BusMessage = {
-      event: decodeEvent(this.log[index]!),
+      event: decodeEvent(this.log[index]!.encoded),
       deliveryCount,
+      publishedAt: this.log[index]!.storedAt,
       ack: async () => settle(),
       nak: async (delayMs = 0) => settle(delayMs),
     };

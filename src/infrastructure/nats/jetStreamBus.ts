@@ -190,6 +190,7 @@ async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>)
     await handler({
       event: decodeEvent(m.string()),
       deliveryCount,
+      publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
       ack: async () => {
         await m.ackAck();
       },

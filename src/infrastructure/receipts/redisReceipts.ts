@@ -1,0 +1,74 @@
+import { Redis } from 'ioredis';
+import { commandStages, type Receipt, type ReceiptStore } from '../../ports.js';
+
+export interface RedisReceiptsOptions {
+  url: string;
+  prefix?: string;
+  /** How long a receipt is kept after its last change. */
+  ttlMs?: number;
+}
+
+/**
+ * Receipts as Redis hashes: HSET merges the stages each process reports, in any order, and the key
+ * expires so receipts do not pile up. A pub/sub message per change wakes the subscribers.
+ */
+export class RedisReceipts implements ReceiptStore {
+  private readonly redis: Redis;
+  private subscriber: Redis | null = null;
+  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly prefix: string;
+  private readonly ttlMs: number;
+
+  constructor(options: RedisReceiptsOptions) {
+    this.prefix = options.prefix ?? 'cqrs';
+    this.ttlMs = options.ttlMs ?? 24 * 3600_000;
+    this.redis = connection(options.url);
+  }
+
+  private key = (commandId: string) => `${this.prefix}:receipt:${commandId}`;
+  private get channel() {
+    return `${this.prefix}:receipts`;
+  }
+
+  async record(receipt: Omit<Receipt, 'stages'>, stages: Receipt['stages']): Promise<void> {
+    const key = this.key(receipt.commandId);
+    const batch = this.redis.multi().hset(key, { orderId: receipt.orderId, userId: receipt.userId, version: String(receipt.version) });
+    // A stage is reached once: a repeat (an idempotent retry, a redelivery) keeps the first time.
+    for (const [stage, at] of Object.entries(stages)) batch.hsetnx(key, stage, at);
+    await batch.pexpire(key, this.ttlMs).publish(this.channel, receipt.commandId).exec();
+  }
+
+  async get(commandId: string): Promise<Receipt | null> {
+    const hash = await this.redis.hgetall(this.key(commandId));
+    if (!hash.orderId) return null;
+    const stages: Receipt['stages'] = {};
+    for (const stage of commandStages) if (hash[stage]) stages[stage] = hash[stage];
+    return { commandId, orderId: hash.orderId, userId: hash.userId ?? '', version: Number(hash.version), stages };
+  }
+
+  async watch(commandId: string, onChange: () => void): Promise<() => Promise<void>> {
+    if (!this.subscriber) {
+      this.subscriber = this.redis.duplicate();
+      this.subscriber.on('message', (_channel: string, id: string) => this.watchers.get(id)?.forEach((notify) => notify()));
+      await this.subscriber.subscribe(this.channel);
+    }
+    let set = this.watchers.get(commandId);
+    if (!set) this.watchers.set(commandId, (set = new Set()));
+    set.add(onChange);
+    return async () => {
+      set.delete(onChange);
+      if (set.size === 0) this.watchers.delete(commandId);
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.redis.quit(), this.subscriber?.quit()]);
+  }
+}
+
+function connection(url: string): Redis {
+  // Fail fast while Redis is away (receipts are best effort for writers) and keep reconnecting.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  redis.on('error', () => {});
+  return redis;
+}
