@@ -11,6 +11,8 @@ import { startRelay } from './infrastructure/outboxRelay.js';
 import { openEventStore } from './infrastructure/postgres/open.js';
 import { RedisChangeFeed } from './infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from './infrastructure/redis/redisReadStore.js';
+import { MemoryReceipts } from './infrastructure/receipts/memoryReceipts.js';
+import { RedisReceipts } from './infrastructure/receipts/redisReceipts.js';
 import type { ChangeFeed, EventBus, EventStore, ReadStore } from './ports.js';
 import { MemoryDeadLetters } from './infrastructure/embedded/memoryDeadLetters.js';
 import { PrismaDeadLetters } from './infrastructure/postgres/deadLetters.js';
@@ -116,13 +118,25 @@ export async function startService(config: Config, log: Logger): Promise<Running
       stops.push(() => projector.stop());
     }
 
-    const services: Services = { commands: null, reads: null };
+    // Command receipts: written by the command role and the projector, read by the query role. Not a
+    // readiness dependency: a receipt store that is down costs receipts, never commands.
+    const receipts = config.REDIS_URL ? new RedisReceipts({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReceipts();
+    stops.push(() => receipts.close());
+    const services: Services = { commands: null, reads: null, receipts: roles.includes('command') ? receipts : null, log };
     if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     if (roles.includes('query')) {
+      // Subscriptions replay versions the read store no longer holds from the event store. A query-only
+      // instance opens it on first need, read only, so it starts and serves reads without Postgres.
+      let history: Promise<EventStore> | null = store ? Promise.resolve(store) : null;
+      const openHistory = () =>
+        (history ??= openEventStore(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: path.join(config.DATA_DIR, 'pglite') }, { migrate: false, log }).then((opened) => {
+          stops.push(() => opened.close());
+          return opened;
+        }));
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter };
+      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.

@@ -1,4 +1,4 @@
-import type { CommandResult } from '../commands/index.js';
+import type { CommandHandlers, CommandResult } from '../commands/index.js';
 import { builder } from './builder.js';
 import { type Context, requireCaller, requireService } from './context.js';
 
@@ -40,7 +40,22 @@ function options(context: Context, args: { expectedVersion?: number | null; idem
   };
 }
 
-const commands = (context: Context) => requireService(context, 'commands');
+/**
+ * Runs a command and records its first two stages for `commandStatus`: ACCEPTED when it arrived,
+ * APPENDED once committed. The record is best effort: a receipt store that is down never fails a command.
+ */
+async function run(context: Context, call: (handlers: CommandHandlers) => Promise<CommandResult>): Promise<CommandResult> {
+  const handlers = requireService(context, 'commands');
+  const acceptedAt = new Date().toISOString();
+  const result = await call(handlers);
+  await context.services.receipts
+    ?.record(
+      { commandId: result.commandId, orderId: result.orderId, userId: requireCaller(context).userId, version: result.version },
+      { ACCEPTED: acceptedAt, APPENDED: new Date().toISOString() },
+    )
+    .catch((error: unknown) => context.services.log.warn({ err: error, commandId: result.commandId }, 'could not record the command receipt'));
+  return result;
+}
 
 builder.mutationFields((t) => {
   const versioned = {
@@ -52,44 +67,44 @@ builder.mutationFields((t) => {
     createOrder: t.field({
       type: CommandResultRef,
       args: { input: t.arg({ type: CreateOrderInput, required: true }), idempotencyKey: t.arg.string() },
-      resolve: (_, args, ctx) => commands(ctx).createOrder(args.input, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.createOrder(args.input, options(ctx, args))),
     }),
     addOrderItem: t.field({
       type: CommandResultRef,
       args: { ...versioned, item: t.arg({ type: OrderItemInput, required: true }) },
-      resolve: (_, args, ctx) => commands(ctx).addOrderItem(String(args.orderId), args.item, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.addOrderItem(String(args.orderId), args.item, options(ctx, args))),
     }),
     removeOrderItem: t.field({
       type: CommandResultRef,
       args: { ...versioned, sku: t.arg.string({ required: true }) },
-      resolve: (_, args, ctx) => commands(ctx).removeOrderItem(String(args.orderId), args.sku, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.removeOrderItem(String(args.orderId), args.sku, options(ctx, args))),
     }),
     confirmOrder: t.field({
       type: CommandResultRef,
       args: versioned,
-      resolve: (_, args, ctx) => commands(ctx).confirmOrder(String(args.orderId), options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.confirmOrder(String(args.orderId), options(ctx, args))),
     }),
     payOrder: t.field({
       type: CommandResultRef,
       args: { ...versioned, paymentReference: t.arg.string({ required: true }) },
-      resolve: (_, args, ctx) => commands(ctx).payOrder(String(args.orderId), args.paymentReference, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.payOrder(String(args.orderId), args.paymentReference, options(ctx, args))),
     }),
     shipOrder: t.field({
       type: CommandResultRef,
       description: 'admin',
       args: { ...versioned, trackingNumber: t.arg.string({ required: true }) },
-      resolve: (_, args, ctx) => commands(ctx).shipOrder(String(args.orderId), args.trackingNumber, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.shipOrder(String(args.orderId), args.trackingNumber, options(ctx, args))),
     }),
     deliverOrder: t.field({
       type: CommandResultRef,
       description: 'admin',
       args: versioned,
-      resolve: (_, args, ctx) => commands(ctx).deliverOrder(String(args.orderId), options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.deliverOrder(String(args.orderId), options(ctx, args))),
     }),
     cancelOrder: t.field({
       type: CommandResultRef,
       args: { ...versioned, reason: t.arg.string({ required: true }) },
-      resolve: (_, args, ctx) => commands(ctx).cancelOrder(String(args.orderId), args.reason, options(ctx, args)),
+      resolve: (_, args, ctx) => run(ctx, (c) => c.cancelOrder(String(args.orderId), args.reason, options(ctx, args))),
     }),
   };
 });

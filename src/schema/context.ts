@@ -1,14 +1,18 @@
+import type { Logger } from 'pino';
 import type { CommandHandlers } from '../commands/index.js';
 import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import type { Caller } from '../domain/order/index.js';
-import type { ChangeFeed, ReadStore } from '../ports.js';
+import type { ChangeFeed, ReadStore, ReceiptStore } from '../ports.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
 
 /** What resolvers may use; a role that is not running leaves its part null. */
 export interface Services {
   commands: CommandHandlers | null;
-  reads: { readStore: ReadStore; feed: ChangeFeed; waiter: VersionWaiter; history: OrderHistory } | null;
+  /** Where the command role records ACCEPTED and APPENDED; best effort, a command never fails on it. */
+  receipts: ReceiptStore | null;
+  log: Logger;
+  reads: { readStore: ReadStore; feed: ChangeFeed; waiter: VersionWaiter; history: OrderHistory; receipts: ReceiptStore } | null;
 }
 
 export interface Context {

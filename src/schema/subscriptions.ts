@@ -1,4 +1,5 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
 import { canSee } from '../queries/getOrder.js';
 import { type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
@@ -18,7 +19,26 @@ const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
   }),
 });
 
+const CommandStage = builder.enumType('CommandStage', { values: ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'] as const });
+
+const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').implement({
+  fields: (t) => ({
+    commandId: t.exposeID('commandId'),
+    orderId: t.exposeID('orderId'),
+    version: t.exposeInt('version'),
+    stage: t.field({ type: CommandStage, resolve: (r) => r.stage }),
+    at: t.field({ type: 'DateTime', resolve: (r) => r.at }),
+  }),
+});
+
 builder.subscriptionFields((t) => ({
+  commandStatus: t.field({
+    type: CommandReceiptRef,
+    description: 'each stage as it is reached, then completes',
+    args: { commandId: t.arg.id({ required: true }) },
+    subscribe: (_, args, ctx) => commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId)),
+    resolve: (receipt) => receipt,
+  }),
   orderUpdated: t.field({
     type: OrderUpdateRef,
     description:
