@@ -1,0 +1,112 @@
+// The faults: each one breaks something under load, waits as the profile says, and heals it. Healed
+// means the broken piece is back (a process restarted and logging 'service started', a server accepting
+// connections again); convergence is measured from that moment.
+import type { Infra } from './infra.js';
+import type { ServiceProcess, Topology } from './services.js';
+import { sleep } from './util.js';
+
+export const faultKinds = [
+  'relay-kill',
+  'projector-kill',
+  'workers-kill-all',
+  'api-kill',
+  'nats-kill',
+  'nats-down',
+  'redis-flush',
+  'redis-restart',
+  'postgres-restart',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export interface FaultPlan {
+  kind: FaultKind;
+  /** How long the broken piece stays broken (servers down, killed processes dead before their restart). */
+  downMs: number;
+  /** postgres-restart: fast (SIGINT, clients disconnected) or immediate (SIGQUIT, crash recovery on start). */
+  mode?: 'fast' | 'immediate';
+}
+
+export interface FaultContext {
+  infra: Infra;
+  topology: Topology;
+  random: () => number;
+  log: (line: string) => void;
+}
+
+export interface Injected {
+  detail: string;
+  brokenAt: number;
+  healedAt: number;
+}
+
+const pick = <T>(list: T[], random: () => number): T => list[Math.floor(random() * list.length)]!;
+
+async function killAndRestart(targets: ServiceProcess[], downMs: number): Promise<void> {
+  await Promise.all(targets.map((target) => target.kill('SIGKILL')));
+  await sleep(downMs);
+  // start() retries a refused start (a dependency down) until it succeeds.
+  await Promise.all(targets.map((target) => target.start()));
+}
+
+export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Injected> {
+  const { infra, topology, random } = ctx;
+  const brokenAt = Date.now();
+  let detail: string;
+  switch (plan.kind) {
+    case 'relay-kill': {
+      const target = pick(topology.relays, random);
+      detail = `SIGKILL ${target.name} (pid ${target.pid}), restarted after ${plan.downMs} ms`;
+      await killAndRestart([target], plan.downMs);
+      break;
+    }
+    case 'projector-kill': {
+      const target = pick(topology.projectors, random);
+      detail = `SIGKILL ${target.name} (pid ${target.pid}), restarted after ${plan.downMs} ms`;
+      await killAndRestart([target], plan.downMs);
+      break;
+    }
+    case 'workers-kill-all': {
+      const targets = [...topology.relays, ...topology.projectors];
+      detail = `SIGKILL every relay and projector (${targets.map((t) => t.name).join(', ')}), restarted after ${plan.downMs} ms`;
+      await killAndRestart(targets, plan.downMs);
+      break;
+    }
+    case 'api-kill': {
+      // Beyond the relay and projector kills: a command process dying mid-request is what idempotency
+      // keys are for (the commit may have happened, the answer never arrives).
+      detail = `SIGKILL ${topology.api.name} (pid ${topology.api.pid}), restarted after ${plan.downMs} ms`;
+      await killAndRestart([topology.api], plan.downMs);
+      break;
+    }
+    case 'nats-kill':
+      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), restarted at once`;
+      await infra.nats.stop('SIGKILL');
+      await infra.nats.start();
+      break;
+    case 'nats-down':
+      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), down for ${plan.downMs} ms`;
+      await infra.nats.stop('SIGKILL');
+      await sleep(plan.downMs);
+      await infra.nats.start();
+      break;
+    case 'redis-flush':
+      detail = 'FLUSHALL';
+      await infra.redis.flushAll();
+      break;
+    case 'redis-restart':
+      detail = `SIGKILL redis-server (no persistence: it comes back empty), down for ${plan.downMs} ms`;
+      await infra.redis.stop('SIGKILL');
+      await sleep(plan.downMs);
+      await infra.redis.start();
+      break;
+    case 'postgres-restart': {
+      const mode = plan.mode ?? 'fast';
+      detail = `postgres ${mode} shutdown (${mode === 'fast' ? 'SIGINT' : 'SIGQUIT, crash recovery on start'}), down for ${plan.downMs} ms`;
+      await infra.postgres.stop(mode);
+      await sleep(plan.downMs);
+      await infra.postgres.start();
+      break;
+    }
+  }
+  return { detail, brokenAt, healedAt: Date.now() };
+}

@@ -1,0 +1,101 @@
+import type { FaultKind, FaultPlan } from './faults.js';
+import { faultKinds } from './faults.js';
+
+export interface Profile {
+  name: 'ci' | 'long';
+  /** Load before the first fault, ending with a check that must pass: the baseline. */
+  warmupMs: number;
+  /** The faults in order (ci), or a generator drawing them until `durationMs` is spent (long). */
+  schedule: (random: () => number) => Iterable<FaultPlan>;
+  durationMs: number;
+  /** Load between the end of one fault's checks and the next fault. */
+  gapMs: [number, number];
+  /** From the heal, how long the read side may take to equal the event store. */
+  convergeDeadlineMs: number;
+  load: { users: number; concurrency: number; rate: number; keyedShare: number; abortShare: number; invalidShare: number; openOrdersPerUser: number };
+  /** Environment of the service processes beyond URLs and the secret; empty keeps the service's defaults. */
+  serviceEnv: Record<string, string>;
+  relays: number;
+  projectors: number;
+}
+
+const load = { users: 6, concurrency: 2, rate: 25, keyedShare: 0.4, abortShare: 0.05, invalidShare: 0.03, openOrdersPerUser: 4 };
+
+/** About 2.5 minutes: each kind of fault once (postgres twice, fast and immediate), short outages. */
+export const ci: Profile = {
+  name: 'ci',
+  warmupMs: 8_000,
+  durationMs: Infinity,
+  schedule: () => [
+    { kind: 'relay-kill', downMs: 500 },
+    { kind: 'projector-kill', downMs: 500 },
+    { kind: 'nats-kill', downMs: 0 },
+    { kind: 'nats-down', downMs: 5_000 },
+    { kind: 'redis-flush', downMs: 0 },
+    { kind: 'redis-restart', downMs: 1_000 },
+    { kind: 'postgres-restart', downMs: 4_000, mode: 'fast' },
+    { kind: 'postgres-restart', downMs: 3_000, mode: 'immediate' },
+  ],
+  gapMs: [2_000, 3_000],
+  convergeDeadlineMs: 45_000,
+  load,
+  // Shorter timers than production so that a redelivery (ack wait) or a reconciliation sweep fits the
+  // CI budget; the long profile runs the service's defaults.
+  serviceEnv: { OUTBOX_POLL_MS: '500', NATS_ACK_WAIT_MS: '5000', RECONCILE_INTERVAL_MS: '5000' },
+  relays: 2,
+  projectors: 2,
+};
+
+const weights: Record<FaultKind, number> = {
+  'relay-kill': 4,
+  'projector-kill': 4,
+  'workers-kill-all': 1,
+  'api-kill': 1,
+  'nats-kill': 2,
+  'nats-down': 1,
+  'redis-flush': 1,
+  'redis-restart': 1,
+  'postgres-restart': 2,
+};
+
+function plan(kind: FaultKind, random: () => number): FaultPlan {
+  switch (kind) {
+    case 'nats-down':
+      return { kind, downMs: 30_000 };
+    case 'postgres-restart':
+      return { kind, downMs: 3_000 + Math.floor(random() * 7_000), mode: random() < 0.5 ? 'fast' : 'immediate' };
+    case 'redis-restart':
+      return { kind, downMs: 1_000 + Math.floor(random() * 2_000) };
+    case 'nats-kill':
+      return { kind, downMs: 0 };
+    case 'redis-flush':
+      return { kind, downMs: 0 };
+    default:
+      return { kind, downMs: Math.floor(random() * 2_000) };
+  }
+}
+
+/** At least 10 minutes of faults every few seconds: every kind once first (shuffled), then drawn by weight. */
+export function long(minutes = 12): Profile {
+  return {
+    name: 'long',
+    warmupMs: 15_000,
+    durationMs: minutes * 60_000,
+    schedule: function* (random) {
+      const first = [...faultKinds].sort(() => random() - 0.5);
+      for (const kind of first) yield plan(kind, random);
+      const total = Object.values(weights).reduce((a, b) => a + b, 0);
+      for (;;) {
+        let roll = random() * total;
+        const kind = faultKinds.find((k) => (roll -= weights[k]) < 0) ?? 'relay-kill';
+        yield plan(kind, random);
+      }
+    },
+    gapMs: [2_000, 5_000],
+    convergeDeadlineMs: 120_000,
+    load,
+    serviceEnv: {},
+    relays: 2,
+    projectors: 2,
+  };
+}
