@@ -95,6 +95,10 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const prisma = config.DATABASE_URL && (roles.includes('relay') || roles.includes('projector')) ? createPrismaClient({ url: config.DATABASE_URL }) : null;
     if (prisma) stops.push(() => prisma.$disconnect());
     const streamVersions = prisma ? new PrismaStreamVersions(prisma) : null;
+    // Command receipts: written by the command role and the projector, read by the query role. Not a
+    // readiness dependency: a receipt store that is down costs receipts, never commands.
+    const receipts = config.REDIS_URL ? new RedisReceipts({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReceipts();
+    stops.push(() => receipts.close());
     if (roles.includes('relay')) {
       const backlog = streamVersions ? () => streamVersions.outboxBacklog() : undefined;
       const relay = await startRelay({ store: store!, bus: bus!, log: log.child({ role: 'relay' }), pollMs: config.OUTBOX_POLL_MS, batch: config.OUTBOX_BATCH, backlog });
@@ -112,16 +116,13 @@ export async function startService(config: Config, log: Logger): Promise<Running
           log: log.child({ role: 'projector' }),
           concurrency: config.PROJECTOR_CONCURRENCY,
           maxDeliver: config.NATS_MAX_DELIVER,
+          receipts,
         },
         { reconcileEveryMs: config.RECONCILE_INTERVAL_MS, reconcileWindowMs: config.RECONCILE_WINDOW_MS },
       );
       stops.push(() => projector.stop());
     }
 
-    // Command receipts: written by the command role and the projector, read by the query role. Not a
-    // readiness dependency: a receipt store that is down costs receipts, never commands.
-    const receipts = config.REDIS_URL ? new RedisReceipts({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReceipts();
-    stops.push(() => receipts.close());
     const services: Services = { commands: null, reads: null, receipts: roles.includes('command') ? receipts : null, log };
     if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     if (roles.includes('query')) {

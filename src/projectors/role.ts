@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ROOT_NAMESPACE } from '../infrastructure/readIndex.js';
-import type { ChangeFeed, EventBus, EventStore, ReadStore } from '../ports.js';
+import type { ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore } from '../ports.js';
 import type { DeadLetterStore } from './deadLetters.js';
 import { orderDetails } from './orderDetails.js';
 import { orderStats } from './orderStats.js';
@@ -24,6 +24,8 @@ export interface ProjectorRoleDeps {
   log: Logger;
   concurrency: number;
   maxDeliver: number;
+  /** Command receipts: the order-details projection records PUBLISHED and PROJECTED. */
+  receipts?: ReceiptStore;
 }
 
 export interface ProjectorRoleOptions {
@@ -59,7 +61,10 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
   const running = await Promise.all(
     projections.map(async (projection) => ({
       projection,
-      subscription: await startProjector({ ...deps, checkpointEveryMs: options.checkpointEveryMs }, projection),
+      subscription: await startProjector(
+        { ...deps, checkpointEveryMs: options.checkpointEveryMs, receipts: projection === orderDetails ? deps.receipts : undefined },
+        projection,
+      ),
     })),
   );
 

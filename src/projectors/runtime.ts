@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { upcast } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
-import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, StoredEvent } from '../ports.js';
+import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent } from '../ports.js';
 import { consumerOf, type DeadLetterStore } from './deadLetters.js';
 import type { ProjectedEvent, Projection } from './projection.js';
 import type { ProjectionHealth } from './status.js';
@@ -18,6 +18,8 @@ export interface ProjectorDeps {
   maxDeliver: number;
   /** How often the highest applied position is saved. */
   checkpointEveryMs?: number;
+  /** Where to record a command's PUBLISHED and PROJECTED stages; given to the projection clients read orders from. */
+  receipts?: ReceiptStore;
 }
 
 export type ApplyDeps = Pick<ProjectorDeps, 'store' | 'readStore' | 'feed'>;
@@ -113,6 +115,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
       metrics.projectorEvents.inc({ projection: projection.name, outcome });
       health.handled++;
       checkpoint.reached(event.position);
+      await recordReceipt(message);
       await message.ack();
     } catch (error) {
       metrics.projectorEvents.inc({ projection: projection.name, outcome: 'failed' });
@@ -130,6 +133,16 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
       log.warn({ err: error, orderId: event.streamId, version: event.version, delivery: message.deliveryCount }, 'projection failed; will retry');
       throw error;
     }
+  };
+
+  /** Best effort: a receipt store that is down costs receipts, never projections. */
+  const recordReceipt = async ({ event, publishedAt }: BusMessage) => {
+    await deps.receipts
+      ?.record(
+        { commandId: event.metadata.commandId, orderId: event.streamId, userId: event.metadata.userId, version: event.version },
+        { PUBLISHED: publishedAt.toISOString(), PROJECTED: new Date().toISOString() },
+      )
+      .catch((error: unknown) => log.warn({ err: error, commandId: event.metadata.commandId }, 'could not record the command receipt'));
   };
 
   const subscription = await deps.bus.subscribe(
