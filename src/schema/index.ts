@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import './order.js';
 import './commands.js';
 import './queries.js';
+import './readModels.js';
 import './subscriptions.js';
 
 export const schema = builder.toSchema();

@@ -1,7 +1,10 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
 import { canSee } from '../queries/getOrder.js';
-import { type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
+import { myOrderUpdates, type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
+import { listOrders, MAX_PAGE } from '../projectors/queries.js';
+import { projectionStatusUpdates } from '../queries/projectionStatusUpdates.js';
+import { ProjectionStatusRef, readProjectionStatus } from './readModels.js';
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import { builder } from './builder.js';
 import { requireCaller, requireService } from './context.js';
@@ -32,6 +35,28 @@ const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').im
 });
 
 builder.subscriptionFields((t) => ({
+  myOrdersUpdated: t.field({
+    type: OrderUpdateRef,
+    description: `every order of the caller: first the current state of the ${MAX_PAGE} newest, then each change, per order in version order`,
+    subscribe: async (_, __, ctx) => {
+      const caller = requireCaller(ctx);
+      const reads = requireService(ctx, 'reads');
+      const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
+      return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
+    },
+    resolve: (update) => update,
+  }),
+  projectionStatus: t.field({
+    type: [ProjectionStatusRef],
+    description: 'admin; pushed on change, at most once a second',
+    subscribe: async (_, __, ctx) => {
+      const reads = requireService(ctx, 'reads');
+      const caller = requireCaller(ctx);
+      await readProjectionStatus(reads.readStore, caller);
+      return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
+    },
+    resolve: (statuses) => statuses,
+  }),
   commandStatus: t.field({
     type: CommandReceiptRef,
     description: 'each stage as it is reached, then completes',

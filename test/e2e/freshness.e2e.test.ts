@@ -141,6 +141,129 @@ describe('given the real services, a write instance A and a read-only instance B
     });
   });
 
+  describe('when a command is followed with commandStatus', () => {
+    it('walks through ACCEPTED, APPENDED, PUBLISHED and PROJECTED, then completes', async () => {
+      const { orderId } = await create(alice);
+      const added = await gql(a.url, `mutation($id: ID!) { addOrderItem(orderId: $id, item: { sku: "R-1", name: "r", quantity: 1, unitPriceCents: 1 }) { commandId version } }`, { id: orderId }, alice);
+      const { commandId, version } = added.data.addOrderItem;
+      const client = wsClient(b.url, alice);
+      try {
+        const receipts = collect(client, `subscription($id: ID!) { commandStatus(commandId: $id) { commandId orderId version stage at } }`, { id: commandId });
+        const stages = await receipts.next(4);
+        expect(stages.map((m) => m.data.commandStatus.stage)).toEqual(['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED']);
+        expect(stages.every((m) => m.data.commandStatus.orderId === orderId && m.data.commandStatus.version === version)).toBe(true);
+        const times = stages.map((m) => Date.parse(m.data.commandStatus.at));
+        expect([...times].sort((x, y) => x - y)).toEqual(times);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(receipts.messages).toHaveLength(4);
+
+        const other = wsClient(b.url, bob);
+        const refused = collect(other, `subscription($id: ID!) { commandStatus(commandId: $id) { stage } }`, { id: commandId });
+        const error = await refused.next(1).then(
+          (messages) => messages[0]?.errors?.[0],
+          (failure: unknown) => (Array.isArray(failure) ? failure[0] : failure),
+        );
+        expect(error?.extensions?.code).toBe('NOT_FOUND');
+        await other.dispose();
+      } finally {
+        await client.dispose();
+      }
+    });
+  });
+
+  describe('when a customer lists orders and an admin reads statistics and projection status', () => {
+    it('pages newest first with a cursor, filters by status, and counts exactly', async () => {
+      const dave = await tokenFor('dave');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await create(dave)).orderId);
+      await gql(a.url, `mutation($id: ID!) { confirmOrder(orderId: $id) { version } }`, { id: ids[0] }, dave);
+      await gql(b.url, orderQuery, { id: ids[0], minVersion: 2 }, dave);
+      for (const id of ids) await gql(b.url, orderQuery, { id, minVersion: 1 }, dave);
+
+      const page = `query($after: String, $status: OrderStatus) { orders(first: 2, after: $after, status: $status) { totalCount edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }`;
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const response = await gql(b.url, page, { after }, dave);
+        expect(response.errors).toBeUndefined();
+        const { edges, pageInfo, totalCount } = response.data.orders;
+        expect(totalCount).toBe(5);
+        seen.push(...edges.map((edge: { node: { id: string } }) => edge.node.id));
+        if (!pageInfo.hasNextPage) break;
+        after = pageInfo.endCursor;
+      }
+      expect(seen).toEqual([...ids].reverse());
+      const confirmed = await gql(b.url, page, { status: 'CONFIRMED' }, dave);
+      expect(confirmed.data.orders.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual([ids[0]]);
+
+      const forbidden = await gql(b.url, `{ orderStats { totalOrders } }`, {}, dave);
+      expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      const badCursor = await gql(b.url, page, { after: 'not-a-cursor' }, dave);
+      expect(badCursor.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+      const admin = await tokenFor('ops', true);
+      const stats = await gql(b.url, `{ orderStats { totalOrders revenueCents byStatus { status count } freshness { version } } projectionStatus { name state position headPosition lagEvents lagMs deadLetters } }`, {}, admin);
+      expect(stats.errors).toBeUndefined();
+      const { totalOrders, byStatus } = stats.data.orderStats;
+      expect(totalOrders).toBeGreaterThanOrEqual(5);
+      expect(byStatus.reduce((sum: number, entry: { count: number }) => sum + entry.count, 0)).toBe(totalOrders);
+      expect(stats.data.projectionStatus.map((p: { name: string }) => p.name).sort()).toEqual(['orderDetails', 'orderStats', 'userOrders']);
+    });
+  });
+
+  describe('when a customer subscribes to all of their orders', () => {
+    it('gets the current state of each, then changes of old and new orders', async () => {
+      const erin = await tokenFor('erin');
+      const { orderId: existing } = await create(erin);
+      await gql(b.url, orderQuery, { id: existing, minVersion: 1 }, erin);
+      const client = wsClient(b.url, erin);
+      try {
+        const stream = collect(client, `subscription { myOrdersUpdated { eventType version previousVersion order { id userId } } }`, {});
+        const [snapshot] = await stream.next(1);
+        expect(snapshot!.data.myOrdersUpdated).toMatchObject({ eventType: 'Snapshot', version: 1, order: { id: existing } });
+        await add(existing, 'E-1', erin);
+        const { orderId: fresh } = await create(erin);
+        await create(alice);
+        const [, change, created] = await stream.next(3);
+        expect(change!.data.myOrdersUpdated).toMatchObject({ eventType: 'OrderItemAdded', version: 2, previousVersion: 1, order: { id: existing } });
+        expect(created!.data.myOrdersUpdated).toMatchObject({ eventType: 'OrderCreated', version: 1, previousVersion: null, order: { id: fresh, userId: 'erin' } });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(stream.messages).toHaveLength(3);
+      } finally {
+        await client.dispose();
+      }
+    });
+  });
+
+  describe('when an admin subscribes to projection status while orders flow', () => {
+    it('pushes changes, never more than once a second; a customer is refused', async () => {
+      const admin = await tokenFor('ops', true);
+      const client = wsClient(b.url, admin);
+      try {
+        const stream = collect(client, `subscription { projectionStatus { name position } }`, {});
+        await stream.next(1);
+        const arrivals: number[] = [Date.now()];
+        for (let i = 0; i < 3; i++) {
+          await create(alice);
+          await stream.next(arrivals.length + 1, 5000);
+          arrivals.push(Date.now());
+        }
+        const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]!);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
+      } finally {
+        await client.dispose();
+      }
+      const customer = wsClient(b.url, alice);
+      const refused = collect(customer, `subscription { projectionStatus { name } }`, {});
+      const error = await refused.next(1).then(
+        (messages) => messages[0]?.errors?.[0],
+        (failure: unknown) => (Array.isArray(failure) ? failure[0] : failure),
+      );
+      expect(error?.extensions?.code).toBe('FORBIDDEN');
+      await customer.dispose();
+    });
+  });
+
   describe('when the subscription runs over SSE', () => {
     it('streams the snapshot and then the next change', async () => {
       const { orderId } = await create(alice);
