@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Where the JSON report goes; logs go to a folder of the same name. */
   outDir?: string;
   log?: (line: string) => void;
+  /** Where the printed report goes (console.log by default). */
+  print?: (line: string) => void;
   /** Called with the servers still up after the last check, e.g. for a test's own assertions. */
   beforeTeardown?: (ctx: { infra: Infra; checker: Checker; redisPrefix: string }) => Promise<void>;
 }
@@ -231,7 +233,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
   };
   const file = path.join(outDir, `${stamp}.json`);
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-  printReport(report);
+  printReport(report, options.print);
   log(`report written to ${path.relative(repoRoot, file)}`);
   return { report, file };
 }
