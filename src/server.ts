@@ -86,7 +86,11 @@ export function buildApp(options: AppOptions) {
   // Per operation, before it is parsed: a batch counts each of its operations.
   const rateLimitPlugin: Plugin<{}, ServerContext> = {
     onRequestParse: ({ request }) => ({
-      onRequestParseDone: ({ requestParserResult }) => void (Array.isArray(requestParserResult) && batches.add(request)),
+      onRequestParseDone: ({ requestParserResult }) => {
+        if (!Array.isArray(requestParserResult)) return;
+        if (requestParserResult.length === 0) throw new GraphQLError('a batch needs at least one operation', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+        batches.add(request);
+      },
     }),
     async onParams({ request, context, setResult }) {
       const refused = await admit(limiter, callerKey(await identifyRequest(request), context.req?.socket.remoteAddress));
@@ -178,6 +182,14 @@ export function buildApp(options: AppOptions) {
 
   const drain = drainable((req, res) => void handle(req, res));
   const server = createServer(drain.handler);
+  // A request Node's HTTP parser refuses (a bad Content-Length, oversized headers) never reaches Yoga:
+  // answer it here with a JSON error and a code too, instead of Node's bare 400.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ errors: [{ message: status === 431 ? 'request headers too large' : 'malformed HTTP request', extensions: { code: 'BAD_USER_INPUT' } }] });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const wsServer = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -34,6 +35,25 @@ async function http(url: string, init: RequestInit & { path?: string } = {}): Pr
     body = JSON.parse(text);
   } catch {}
   return { status: response.status, headers: response.headers, body, text };
+}
+
+/** Bytes straight onto a socket, for requests no HTTP client would send. */
+function raw(url: string, bytes: string): Promise<HttpAnswer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: hostname, port: Number(port) }, () => socket.end(bytes));
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', text = ''] = received.split('\r\n\r\n');
+      let body: any = null;
+      try {
+        body = JSON.parse(text);
+      } catch {}
+      resolve({ status: Number(head.split(' ')[1]), headers: new Headers(), body, text });
+    });
+  });
 }
 
 const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
@@ -236,6 +256,14 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       expect(await eventsOf(victim.id)).toEqual([{ type: 'OrderCreated', userId: expect.stringMatching(/^victim/) }]);
     });
 
+    // Known leak, owned by the write side: handleCommand compares expectedVersion before decide()
+    // checks ownership, so a mismatch answers CONFLICT "order <id> is at version N" for an order the
+    // caller may not see. `it.fails` keeps it visible; drop `.fails` once the ownership check comes first.
+    it.fails('fails a command with a wrong expectedVersion on it with NOT_FOUND too, not CONFLICT', async () => {
+      const answer = await gql(server.url, 'mutation($id: ID!) { confirmOrder(orderId: $id, expectedVersion: 7) { version } }', { id: victim.id }, mallory);
+      expect(codes(answer)).toEqual(['NOT_FOUND']);
+    });
+
     it('keeps idempotency keys per caller: the same key gets the other caller a fresh result', async () => {
       const keyUsed = uniqueName('key');
       const first = await gql(server.url, createOrderMutation, { input: { items }, key: keyUsed }, victim.token);
@@ -369,6 +397,9 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       ['an unacceptable Accept', () => post(server.url, { query: '{ __typename }' }, { accept: 'image/png' })],
       ['a mutation over GET', () => http(server.url, { path: `/graphql?query=${encodeURIComponent('mutation { confirmOrder(orderId: "x") { version } }')}`, headers: { 'x-graphql-yoga-csrf': '1' } })],
       ['an unknown path', () => http(server.url, { path: '/admin' })],
+      ['an empty batch', () => post(server.url, [])],
+      ['a Content-Length that is not a number', () => raw(server.url, 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -5\r\n\r\n')],
+      ['a request line that is not HTTP', () => raw(server.url, `GARBAGE ${'\u0001'.repeat(10)}\r\n\r\n`)],
     ];
 
     it.each(malformed)('answers %s with BAD_USER_INPUT and a 4xx or 200 status', async (_name, send) => {
