@@ -1,6 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
@@ -308,7 +309,7 @@ describe('given an instance with no projector running', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    server = await startServer({ DATABASE_URL: database.url, REDIS_URL: urls.redis, REDIS_PREFIX: redisPrefix, ROLE: 'command,query' });
+    server = await startServer({ DATABASE_URL: database.url, REDIS_URL: urls.redis, REDIS_PREFIX: redisPrefix, ROLE: 'command,query', RATE_LIMIT_PER_MINUTE: '100000' });
   });
 
   afterAll(async () => {
@@ -324,6 +325,42 @@ describe('given an instance with no projector running', () => {
       const read = await gql(server.url, orderQuery, { id: orderId, minVersion: version, timeoutMs: 300 }, token);
       expect(read.errors?.[0]?.extensions?.code).toBe('STALE_READ');
       expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    });
+  });
+
+  describe('when 2,000 readers wait at once for a version that never comes', () => {
+    it('all get STALE_READ, and waiting costs the server almost no CPU', async () => {
+      const token = await tokenFor('waiter');
+      const { orderId } = await create(token);
+      const cpuSeconds = async () => {
+        const fields = (await readFile(`/proc/${server.process.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+      };
+      const waits = Array.from({ length: 2000 }, () =>
+        fetch(`${server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: 'query($id: ID!) { order(id: $id, minVersion: 2, timeoutMs: 25000) { version } }', variables: { id: orderId } }),
+        }).then((response) => response.json() as Promise<{ errors?: { extensions?: { code?: string } }[] }>),
+      );
+      // Accepting 2,000 requests takes CPU (seconds on a busy machine): wait until that is over (a quiet
+      // half second), then measure two seconds of nothing but waiting, well before the timeout.
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      for (let quiet = false, waited = 0; !quiet; waited += 500) {
+        expect(waited, 'the server never went quiet').toBeLessThan(18_000);
+        const start = await cpuSeconds();
+        await sleep(500);
+        quiet = (await cpuSeconds()) - start < 0.05;
+      }
+      const before = await cpuSeconds();
+      await sleep(2000);
+      const during = (await cpuSeconds()) - before;
+      const answers = await Promise.all(waits);
+      const codes: Record<string, number> = {};
+      for (const answer of answers) codes[answer.errors?.[0]?.extensions?.code ?? 'none'] = (codes[answer.errors?.[0]?.extensions?.code ?? 'none'] ?? 0) + 1;
+      expect(codes).toEqual({ STALE_READ: 2000 });
+      // A polling loop over 2,000 readers would keep a core busy; waiting on the change feed is idle.
+      expect(during).toBeLessThan(0.2);
     });
   });
 
