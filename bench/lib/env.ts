@@ -1,0 +1,121 @@
+// Everything one run needs on the local servers, named for this run only, and removed afterwards:
+// a fresh migrated database, a JetStream stream and subject prefix, a Redis key prefix. Addresses are
+// fixed to 127.0.0.1 on purpose: a benchmark must never send its load anywhere else.
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { applyMigrations } from '../../src/infrastructure/postgres/migrate.js';
+import { benchJwtSecret } from './graphql.js';
+import { spawnServer, type SpawnedServer } from './spawn.js';
+
+export const local = {
+  postgres: 'postgresql://postgres@127.0.0.1:5432/postgres',
+  nats: 'nats://127.0.0.1:4222',
+  redis: 'redis://127.0.0.1:6379',
+};
+
+export class BenchEnv {
+  private readonly servers = new Set<SpawnedServer>();
+  private shared: Promise<SpawnedServer> | null = null;
+  private crudServer: Promise<SpawnedServer> | null = null;
+
+  private constructor(
+    readonly databaseName: string,
+    readonly databaseUrl: string,
+    readonly stream: string,
+    readonly redisPrefix: string,
+  ) {}
+
+  static async create(): Promise<BenchEnv> {
+    const suffix = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    const databaseName = `cqrs_bench_${suffix}`;
+    await admin(`CREATE DATABASE "${databaseName}"`);
+    const url = new URL(local.postgres);
+    url.pathname = `/${databaseName}`;
+    const env = new BenchEnv(databaseName, url.toString(), `BENCH_${suffix.toUpperCase()}`, `bench_${suffix}`);
+    try {
+      await applyMigrations({ url: env.databaseUrl });
+    } catch (error) {
+      await env.cleanup();
+      throw error;
+    }
+    return env;
+  }
+
+  /** What the service (and the rebuild command) is started with. */
+  get serviceEnv(): Record<string, string> {
+    return {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      JWT_SECRET: benchJwtSecret,
+      DATABASE_URL: this.databaseUrl,
+      NATS_URL: local.nats,
+      REDIS_URL: local.redis,
+      NATS_STREAM: this.stream,
+      NATS_SUBJECT_PREFIX: `${this.stream.toLowerCase()}.events`,
+      REDIS_PREFIX: this.redisPrefix,
+      // The limiter still runs on every request (its Redis round trip is in the figures), but its quotas
+      // are out of reach: a benchmark measures capacity, not the per-caller policy.
+      RATE_LIMIT_PER_MINUTE: '1000000000',
+      WS_MAX_SUBSCRIPTIONS: '100000',
+      WS_MAX_CONNECTIONS_PER_USER: '100000',
+    };
+  }
+
+  /** The CQRS service, all roles in one process, shared by the scenarios that do not measure its memory. */
+  service(): Promise<SpawnedServer> {
+    return (this.shared ??= this.startService());
+  }
+
+  /** A service process of its own, for a scenario that must see its memory from a clean start. */
+  async startService(): Promise<SpawnedServer> {
+    return this.track(await spawnServer('src/main.ts', this.serviceEnv, 'service started'));
+  }
+
+  /** The CRUD baseline server over the same database. */
+  crud(): Promise<SpawnedServer> {
+    return (this.crudServer ??= spawnServer('bench/crud/server.ts', { DATABASE_URL: this.databaseUrl, JWT_SECRET: benchJwtSecret }, 'crud started').then((server) =>
+      this.track(server),
+    ));
+  }
+
+  async stop(server: SpawnedServer): Promise<void> {
+    this.servers.delete(server);
+    await server.stop();
+  }
+
+  /** Safe to call more than once, and after a partial start. */
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.servers].map((server) => this.stop(server)));
+    const nc = await connect({ servers: local.nats });
+    await (await jetstreamManager(nc)).streams.delete(this.stream).catch(() => false);
+    await nc.close();
+    await deleteKeys(this.redisPrefix);
+    await admin(`DROP DATABASE IF EXISTS "${this.databaseName}" WITH (FORCE)`);
+  }
+
+  private track(server: SpawnedServer): SpawnedServer {
+    this.servers.add(server);
+    return server;
+  }
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(local.redis);
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
+  } finally {
+    await redis.quit();
+  }
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: local.postgres });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,73 @@
+// The shape of one run, as written to bench/results/<date>.json and read back by report.ts and the
+// smoke test. Every scenario reports rows of figures under named columns, so one renderer serves all.
+
+export const scenarioNames = ['commands', 'reads'] as const;
+export type ScenarioName = (typeof scenarioNames)[number];
+
+/** A measured number, or 'pending' when what it measures does not exist yet (never a made-up figure). */
+export type Figure = number | 'pending';
+
+export interface Row {
+  system: string;
+  level: string;
+  /** One per column; null where the column does not apply (a ratio row has no latency). */
+  values: (Figure | null)[];
+  /** Ratio rows compare systems; the chart leaves them out. */
+  ratio?: boolean;
+}
+
+export interface ScenarioResult {
+  name: ScenarioName;
+  title: string;
+  levelName: string;
+  columns: string[];
+  /** The column the chart draws for this scenario. */
+  chartColumn: number;
+  rows: Row[];
+  /** Errors, samples left out and anything else a reader must know to trust the rows. */
+  notes: string[];
+}
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  redis: string;
+}
+
+export interface RunResult {
+  date: string;
+  size: Size;
+  commit: string;
+  /** Uncommitted changes in the tree when it ran: the commit alone does not describe the code. */
+  dirty: boolean;
+  machine: Machine;
+  scenarios: ScenarioResult[];
+}
+
+export type Size = 'smoke' | 'full';
+
+/** How big each scenario runs. Smoke proves the harness works in about a minute; full measures. */
+export const profiles = {
+  smoke: { seconds: 1, warmupSeconds: 0.3, clients: [1, 8, 32, 64], seedOrdersPerUser: 1 },
+  full: { seconds: 10, warmupSeconds: 2, clients: [1, 8, 32, 64], seedOrdersPerUser: 4 },
+} as const satisfies Record<Size, unknown>;
+
+export type Profile = (typeof profiles)[Size];
+
+/** A closed-loop level as a row: throughput, p50, p99. */
+export function loadRow(system: string, level: number, result: { perSecond: number; p50: number; p99: number }): Row {
+  return { system, level: String(level), values: [result.perSecond, result.p50, result.p99] };
+}
+
+/** a / b of the throughput column, for "how far from the baseline" at one level. */
+export function ratioRow(system: string, a: Row, b: Row): Row {
+  return { system, level: a.level, values: [(a.values[0] as number) / (b.values[0] as number), null, null], ratio: true };
+}
+
+/** A note for a load that saw errors, so a reader knows the figure is of the successful requests only. */
+export function errorNote(system: string, level: string, outcome: { errors: number; samples: number; firstError: string | null }): string[] {
+  return outcome.errors ? [`${system} at ${level}: ${outcome.errors} errors beside ${outcome.samples} successes (first: ${outcome.firstError})`] : [];
+}

@@ -1,0 +1,68 @@
+// npm run bench -- <scenario|all> [--size smoke|full] [--out DIR]
+// Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
+// removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
+// bench/results/ (the default) also rewrites bench/RESULTS.md.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderChart } from './chart.js';
+import { BenchEnv } from './lib/env.js';
+import { describeCommit, describeMachine } from './lib/machine.js';
+import { profiles, type RunResult, type ScenarioName, scenarioNames, type ScenarioResult, type Size } from './lib/results.js';
+import { renderScenario, resultsDir, writeReport } from './report.js';
+import { commands } from './scenarios/commands.js';
+import type { Scenario, ScenarioContext } from './scenarios/context.js';
+import { reads } from './scenarios/reads.js';
+
+const scenarios: Record<ScenarioName, Scenario> = { commands, reads };
+const usage = 'usage: npm run bench -- <commands|reads|all> [--size smoke|full] [--out DIR]';
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { size: { type: 'string', default: 'full' }, out: { type: 'string', default: resultsDir } },
+});
+const [which = fail(usage)] = positionals;
+const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
+const size = values.size === 'smoke' || values.size === 'full' ? (values.size as Size) : fail(usage);
+const profile = profiles[size];
+const outDir = path.resolve(values.out);
+
+const date = new Date().toISOString();
+const commit = describeCommit(); // at the start: the code that runs is the code checked out now
+const env = await BenchEnv.create();
+let interrupted = false;
+process.once('SIGINT', () => {
+  interrupted = true;
+  console.error('interrupted: cleaning up');
+  void env.cleanup().finally(() => process.exit(130));
+});
+
+const results: ScenarioResult[] = [];
+const context: ScenarioContext = { env, size, profile };
+try {
+  for (const name of names) {
+    console.log(`\n== ${name} (${size})`);
+    const started = performance.now();
+    const result = await scenarios[name](context);
+    console.log(`${renderScenario(result)}\n\n(${name} took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    results.push(result);
+  }
+} finally {
+  if (!interrupted) await env.cleanup();
+}
+
+const run: RunResult = { date, size, ...commit, machine: await describeMachine(), scenarios: results };
+const base = path.join(outDir, date.replace(/\.\d+Z$/, 'Z').replaceAll(':', '-'));
+await mkdir(outDir, { recursive: true });
+await writeFile(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);
+await writeFile(`${base}.svg`, renderChart(run));
+console.log(`\nwrote ${base}.json and ${base}.svg`);
+if (outDir === resultsDir) console.log(`wrote ${await writeReport(`${base}.json`)}`);
+// Prisma's WASM schema engine, which migrated the database, leaves a timer that would hold the
+// process about ten seconds longer.
+process.exit(0);
