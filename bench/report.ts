@@ -15,6 +15,8 @@ const limits: Record<ScenarioName, string> = {
     'CQRS createOrder loads the stream, then runs one interactive Prisma transaction (version check, events insert, outbox insert, idempotency, NOTIFY) over a pool of 10 connections, in one Node process that also serves GraphQL, checks the per-caller rate limit in Redis (quota set out of reach) and runs the relay and the projectors. CRUD createOrder is one batched transaction of two inserts on the same Yoga, Prisma and JWT stack, without the security plugins. pgbench is the commit rate of single-row inserts with no application at all: each figure is a Postgres WAL flush per transaction, shared between concurrent clients by group commit.',
   reads:
     'CQRS order(id) is one Redis HGETALL plus GraphQL execution; CRUD order(id) is one Postgres join through Prisma; `{ __typename }` is the floor of Yoga, JWT verification and HTTP on the CQRS server; redis-benchmark GET is Redis alone over loopback, from a C client. The load generator is a Node process on the same two cores, so the HTTP figures include its cost too.',
+  freshness:
+    'Commit → read document is projectedAt − eventAt: outbox NOTIFY, relay, JetStream, projector, Redis compare-and-set. Commit → subscriber adds the change feed (Redis pub/sub) and the push (deliveredAt − eventAt). eventAt is Postgres now() of the append transaction, which is its start, and both stamps have millisecond resolution. The rate is open loop: requests do not wait for each other.',
 };
 
 export function format(value: Figure | null): string {

@@ -1,4 +1,4 @@
-// npm run bench -- <scenario|all> [--size smoke|full] [--out DIR]
+// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--out DIR]
 // Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
 // removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
 // bench/results/ (the default) also rewrites bench/RESULTS.md.
@@ -12,10 +12,11 @@ import { profiles, type RunResult, type ScenarioName, scenarioNames, type Scenar
 import { renderScenario, resultsDir, writeReport } from './report.js';
 import { commands } from './scenarios/commands.js';
 import type { Scenario, ScenarioContext } from './scenarios/context.js';
+import { freshness } from './scenarios/freshness.js';
 import { reads } from './scenarios/reads.js';
 
-const scenarios: Record<ScenarioName, Scenario> = { commands, reads };
-const usage = 'usage: npm run bench -- <commands|reads|all> [--size smoke|full] [--out DIR]';
+const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness };
+const usage = 'usage: npm run bench -- <commands|reads|freshness|all> [--size smoke|full] [--rate N] [--out DIR]';
 
 function fail(message: string): never {
   console.error(message);
@@ -24,11 +25,13 @@ function fail(message: string): never {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { size: { type: 'string', default: 'full' }, out: { type: 'string', default: resultsDir } },
+  options: { size: { type: 'string', default: 'full' }, rate: { type: 'string' }, out: { type: 'string', default: resultsDir } },
 });
 const [which = fail(usage)] = positionals;
 const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
 const size = values.size === 'smoke' || values.size === 'full' ? (values.size as Size) : fail(usage);
+const rate = values.rate === undefined ? null : Number(values.rate);
+if (rate !== null && !(rate > 0)) fail('--rate must be a positive number of commands per second');
 const profile = profiles[size];
 const outDir = path.resolve(values.out);
 
@@ -43,7 +46,7 @@ process.once('SIGINT', () => {
 });
 
 const results: ScenarioResult[] = [];
-const context: ScenarioContext = { env, size, profile };
+const context: ScenarioContext = { env, size, profile, rate, peakCommandRate: null };
 try {
   for (const name of names) {
     console.log(`\n== ${name} (${size})`);

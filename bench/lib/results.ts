@@ -1,7 +1,7 @@
 // The shape of one run, as written to bench/results/<date>.json and read back by report.ts and the
 // smoke test. Every scenario reports rows of figures under named columns, so one renderer serves all.
 
-export const scenarioNames = ['commands', 'reads'] as const;
+export const scenarioNames = ['commands', 'reads', 'freshness'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** A measured number, or 'pending' when what it measures does not exist yet (never a made-up figure). */

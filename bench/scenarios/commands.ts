@@ -54,6 +54,7 @@ export const commands: Scenario = async (context) => {
     const [a, b, c] = [loadRow('CQRS createOrder', clients, cqrs), loadRow('CRUD createOrder', clients, plain), loadRow('pgbench insert', clients, limit)];
     rows.push(a, b, c, ratioRow('CQRS/CRUD', a, b), ratioRow('CQRS/pgbench', a, c));
     notes.push(...errorNote('CQRS createOrder', `${clients} clients`, cqrs), ...errorNote('CRUD createOrder', `${clients} clients`, plain));
+    context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, cqrs.perSecond);
   }
   return { name: 'commands', title: 'createOrder over HTTP (closed loop)', levelName: 'clients', columns: ['req/s', 'p50 ms', 'p99 ms'], chartColumn: 0, rows, notes };
 };
