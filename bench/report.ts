@@ -17,6 +17,8 @@ const limits: Record<ScenarioName, string> = {
     'CQRS order(id) is one Redis HGETALL plus GraphQL execution; CRUD order(id) is one Postgres join through Prisma; `{ __typename }` is the floor of Yoga, JWT verification and HTTP on the CQRS server; redis-benchmark GET is Redis alone over loopback, from a C client. The load generator is a Node process on the same two cores, so the HTTP figures include its cost too.',
   freshness:
     'Commit → read document is projectedAt − eventAt: outbox NOTIFY, relay, JetStream, projector, Redis compare-and-set. Commit → subscriber adds the change feed (Redis pub/sub) and the push (deliveredAt − eventAt). eventAt is Postgres now() of the append transaction, which is its start, and both stamps have millisecond resolution. The rate is open loop: requests do not wait for each other.',
+  rebuild:
+    'The rebuild is the whole command as a user runs it, start-up (tsx, Prisma, connections) included, replaying the store into every read model in turn; its own per-projection lines are in the notes. Its limits beside it: the Postgres scan reads every column in position order over one connection with pg parsing the JSON; the Redis figure is one connection writing one hash per event, pipelined, with a single-threaded Redis. Both are ceilings a rebuild cannot pass without parallelism.',
 };
 
 export function format(value: Figure | null): string {

@@ -14,9 +14,10 @@ import { commands } from './scenarios/commands.js';
 import type { Scenario, ScenarioContext } from './scenarios/context.js';
 import { freshness } from './scenarios/freshness.js';
 import { reads } from './scenarios/reads.js';
+import { rebuild } from './scenarios/rebuild.js';
 
-const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness };
-const usage = 'usage: npm run bench -- <commands|reads|freshness|all> [--size smoke|full] [--rate N] [--out DIR]';
+const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild };
+const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|all> [--size smoke|full] [--rate N] [--out DIR]';
 
 function fail(message: string): never {
   console.error(message);
