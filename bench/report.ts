@@ -19,6 +19,8 @@ const limits: Record<ScenarioName, string> = {
     'Commit → read document is projectedAt − eventAt: outbox NOTIFY, relay, JetStream, projector, Redis compare-and-set. Commit → subscriber adds the change feed (Redis pub/sub) and the push (deliveredAt − eventAt). eventAt is Postgres now() of the append transaction, which is its start, and both stamps have millisecond resolution. The rate is open loop: requests do not wait for each other.',
   rebuild:
     'The rebuild is the whole command as a user runs it, start-up (tsx, Prisma, connections) included, replaying the store into every read model in turn; its own per-projection lines are in the notes. Its limits beside it: the Postgres scan reads every column in position order over one connection with pg parsing the JSON; the Redis figure is one connection writing one hash per event, pipelined, with a single-threaded Redis. Both are ceilings a rebuild cannot pass without parallelism.',
+  fanout:
+    'Every change notice makes each subscription on that order read its document from Redis and push a message: the cost grows with subscribers per order. Delivery is measured at the client, one Node process receiving every message, so its own queueing is included; the server push figure is the server-side deliveredAt − eventAt. KiB/subscriber is the growth of the server process RSS (VmRSS) over its baseline divided by subscribers: it includes the WebSocket, graphql-ws and subscription state, and is noisy where the garbage collector runs.',
 };
 
 export function format(value: Figure | null): string {

@@ -2,7 +2,7 @@
 // Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
 // removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
 // bench/results/ (the default) also rewrites bench/RESULTS.md.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderChart } from './chart.js';
@@ -12,12 +12,13 @@ import { profiles, type RunResult, type ScenarioName, scenarioNames, type Scenar
 import { renderScenario, resultsDir, writeReport } from './report.js';
 import { commands } from './scenarios/commands.js';
 import type { Scenario, ScenarioContext } from './scenarios/context.js';
+import { fanout } from './scenarios/fanout.js';
 import { freshness } from './scenarios/freshness.js';
 import { reads } from './scenarios/reads.js';
 import { rebuild } from './scenarios/rebuild.js';
 
-const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild };
-const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|all> [--size smoke|full] [--rate N] [--out DIR]';
+const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild, fanout };
+const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--out DIR]';
 
 function fail(message: string): never {
   console.error(message);
@@ -35,6 +36,13 @@ const rate = values.rate === undefined ? null : Number(values.rate);
 if (rate !== null && !(rate > 0)) fail('--rate must be a positive number of commands per second');
 const profile = profiles[size];
 const outDir = path.resolve(values.out);
+
+// Every subscriber holds a socket here and one in the service; the npm script raises the soft limit.
+if (names.includes('fanout')) {
+  const limit = Number(/^Max open files\s+(\d+)/m.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
+  const needed = Math.max(...profile.fanout) + 1000;
+  if (limit < needed) fail(`fanout needs about ${needed} open files, the limit is ${limit}: run 'ulimit -n ${needed}' first`);
+}
 
 const date = new Date().toISOString();
 const commit = describeCommit(); // at the start: the code that runs is the code checked out now

@@ -69,8 +69,8 @@ export class BenchEnv {
   }
 
   /** A service process of its own, for a scenario that must see its memory from a clean start. */
-  async startService(): Promise<SpawnedServer> {
-    return this.track(await spawnServer('src/main.ts', this.serviceEnv, 'service started'));
+  async startService(nodeArgs: string[] = []): Promise<SpawnedServer> {
+    return this.track(await spawnServer('src/main.ts', this.serviceEnv, 'service started', nodeArgs));
   }
 
   /** The CRUD baseline server over the same database. */

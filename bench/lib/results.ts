@@ -1,7 +1,7 @@
 // The shape of one run, as written to bench/results/<date>.json and read back by report.ts and the
 // smoke test. Every scenario reports rows of figures under named columns, so one renderer serves all.
 
-export const scenarioNames = ['commands', 'reads', 'freshness', 'rebuild'] as const;
+export const scenarioNames = ['commands', 'reads', 'freshness', 'rebuild', 'fanout'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** A measured number, or 'pending' when what it measures does not exist yet (never a made-up figure). */
@@ -51,8 +51,8 @@ export type Size = 'smoke' | 'full';
 
 /** How big each scenario runs. Smoke proves the harness works in about a minute; full measures. */
 export const profiles = {
-  smoke: { seconds: 1, warmupSeconds: 0.3, clients: [1, 8, 32, 64], seedOrdersPerUser: 1, rebuildEvents: 5_000 },
-  full: { seconds: 10, warmupSeconds: 2, clients: [1, 8, 32, 64], seedOrdersPerUser: 4, rebuildEvents: 1_000_000 },
+  smoke: { seconds: 1, warmupSeconds: 0.3, clients: [1, 8, 32, 64], seedOrdersPerUser: 1, rebuildEvents: 5_000, fanout: [50], fanoutOrders: 10, fanoutRounds: 2 },
+  full: { seconds: 10, warmupSeconds: 2, clients: [1, 8, 32, 64], seedOrdersPerUser: 4, rebuildEvents: 1_000_000, fanout: [1_000, 5_000], fanoutOrders: 100, fanoutRounds: 5 },
 } as const satisfies Record<Size, unknown>;
 
 export type Profile = (typeof profiles)[Size];

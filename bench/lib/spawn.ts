@@ -1,7 +1,9 @@
 // Starts a server as its own process, as the e2e harness does (and as a user would): its CPU use and
 // memory are its own, not mixed with the load generator's, and /proc/<pid> describes it alone.
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SpawnedServer {
   url: string;
@@ -10,8 +12,8 @@ export interface SpawnedServer {
 }
 
 /** Runs `entry` under tsx with `env` and waits for its JSON log line `{ msg: readyMessage, url }`. */
-export async function spawnServer(entry: string, env: Record<string, string>, readyMessage: string): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export async function spawnServer(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[] = []): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -52,4 +54,31 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
       clearTimeout(killer);
     },
   };
+}
+
+/** Node flags that let `collectedResidentBytes` ask the server for a full collection first. */
+export const gcOnSignal = ['--expose-gc', '--import', './bench/lib/gcOnSignal.ts'];
+
+/**
+ * Resident memory in bytes of a server started with `gcOnSignal`, after full collections. It asks again
+ * until two readings agree, because the collection and the return of freed pages take a moment.
+ */
+export async function collectedResidentBytes(pid: number): Promise<number> {
+  let previous = Number.NaN;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    process.kill(pid, 'SIGUSR2');
+    await sleep(300);
+    const now = await residentBytes(pid);
+    if (Math.abs(now - previous) < 64 * 1024) return now;
+    previous = now;
+  }
+  return previous;
+}
+
+/** Resident memory of a process in bytes, from /proc (Linux only, like this benchmark). */
+async function residentBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (!kib) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kib) * 1024;
 }
