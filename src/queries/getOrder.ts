@@ -1,5 +1,6 @@
 import { StaleReadError, ValidationError } from '../domain/errors.js';
 import { type Caller, isAdmin } from '../domain/order/index.js';
+import { metrics } from '../metrics.js';
 import type { ReadStore, VersionedDoc } from '../ports.js';
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import type { VersionWaiter } from './versionWaiter.js';
@@ -42,6 +43,7 @@ export async function getOrder(
     doc = await read();
     return doc !== null && doc.version >= minVersion;
   });
+  metrics.readWaits.inc({ outcome: reached ? 'reached' : 'stale' });
   if (!reached) {
     // Someone else's order must not leak its existence through a STALE_READ.
     if (doc === null && (await deps.readStore.get(orderDetails.collection, id)) !== null) return null;

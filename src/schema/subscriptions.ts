@@ -1,5 +1,6 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
+import { counted } from '../queries/counted.js';
 import { canSee } from '../queries/getOrder.js';
 import { myOrderUpdates, type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
 import { listOrders, MAX_PAGE } from '../projectors/queries.js';
@@ -42,7 +43,7 @@ builder.subscriptionFields((t) => ({
       const caller = requireCaller(ctx);
       const reads = requireService(ctx, 'reads');
       const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
-      return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
+      return counted('myOrdersUpdated', myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse()));
     },
     resolve: (update) => update,
   }),
@@ -53,7 +54,7 @@ builder.subscriptionFields((t) => ({
       const reads = requireService(ctx, 'reads');
       const caller = requireCaller(ctx);
       await readProjectionStatus(reads.readStore, caller);
-      return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
+      return counted('projectionStatus', projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller)));
     },
     resolve: (statuses) => statuses,
   }),
@@ -61,7 +62,7 @@ builder.subscriptionFields((t) => ({
     type: CommandReceiptRef,
     description: 'each stage as it is reached, then completes',
     args: { commandId: t.arg.id({ required: true }) },
-    subscribe: (_, args, ctx) => commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId)),
+    subscribe: async (_, args, ctx) => counted('commandStatus', await commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId))),
     resolve: (receipt) => receipt,
   }),
   orderUpdated: t.field({
@@ -77,7 +78,7 @@ builder.subscriptionFields((t) => ({
       if (doc && !canSee(caller, doc)) throw new NotFoundError(`order ${id} not found`);
       if (args.sinceVersion != null && (!Number.isInteger(args.sinceVersion) || args.sinceVersion < 0))
         throw new ValidationError('sinceVersion must be 0 or more');
-      return orderUpdates(reads, caller, id, args.sinceVersion ?? null);
+      return counted('orderUpdated', orderUpdates(reads, caller, id, args.sinceVersion ?? null));
     },
     resolve: (update) => update,
   }),

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
-import { collect, createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { collect, createOrderMutation, type GraphQLResponse, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 const items = [{ sku: 'F-1', name: 'Fresh', quantity: 1, unitPriceCents: 500 }];
 const addItem = /* GraphQL */ `
@@ -185,9 +185,9 @@ describe('given the real services, a write instance A and a read-only instance B
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const response = await gql(b.url, page, { after }, dave);
+        const response: GraphQLResponse = await gql(b.url, page, { after }, dave);
         expect(response.errors).toBeUndefined();
-        const { edges, pageInfo, totalCount } = response.data.orders;
+        const { edges, pageInfo, totalCount } = response.data.orders as { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount: number };
         expect(totalCount).toBe(5);
         seen.push(...edges.map((edge: { node: { id: string } }) => edge.node.id));
         if (!pageInfo.hasNextPage) break;

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
-import { createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor } from './harness.js';
+import { collect, createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 const items = [{ sku: 'OPS-1', name: 'Ops item', quantity: 1, unitPriceCents: 100 }];
 // Nothing listens here: a role that tried to use this server would fail to start or be unready.
@@ -95,6 +95,44 @@ describe('given the real services and one database, stream and prefix for this f
 
       const misplaced = await gql(query.url, createOrderMutation, { input: { items } }, token);
       expect(misplaced.errors?.[0]).toMatchObject({ message: expect.stringMatching(/does not run the command role/), extensions: { code: 'ROLE_NOT_SERVED' } });
+    });
+  });
+
+  describe('when a scenario has run, GET /metrics', () => {
+    it('exposes commands, events, outbox, projector lag, dead letters, subscriptions and read waits with sensible values', async () => {
+      const server = await start({ ...real, ROLE: 'all' });
+      const token = await tokenFor('metered');
+      const metric = async (name: string, labels: Record<string, string> = {}) => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+        const line = text.split('\n').find((l) => l.startsWith(name) && (l[name.length] === ' ' || l[name.length] === '{') && wanted.every((w) => l.includes(w)));
+        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+
+      const { orderId, version } = (await gql(server.url, createOrderMutation, { input: { items } }, token)).data.createOrder;
+      const refused = await gql(server.url, `mutation($id: ID!) { payOrder(orderId: $id, paymentReference: "p") { version } }`, { id: orderId }, token);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('INVALID_STATE');
+      expect((await gql(server.url, orderQuery, { id: orderId, minVersion: version }, token)).errors).toBeUndefined();
+
+      const client = wsClient(server.url, token);
+      const updates = collect(client, `subscription($id: ID!) { orderUpdated(id: $id) { version } }`, { id: orderId });
+      await updates.next(1);
+      expect(await metric('orders_active_subscriptions', { field: 'orderUpdated' })).toBe(1);
+      await client.dispose();
+      await expect.poll(() => metric('orders_active_subscriptions', { field: 'orderUpdated' })).toBe(0);
+
+      expect(await metric('orders_command_duration_seconds_count', { command: 'CreateOrder', outcome: 'ok' })).toBe(1);
+      expect(await metric('orders_command_duration_seconds_count', { command: 'PayOrder', outcome: 'INVALID_STATE' })).toBe(1);
+      expect(await metric('orders_events_appended_total', { type: 'OrderCreated' })).toBe(1);
+      expect(await metric('orders_events_published_total')).toBeGreaterThanOrEqual(1);
+      expect(await metric('orders_outbox_publish_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => metric('orders_outbox_backlog'), { timeout: 10_000 }).toBe(0);
+      expect(await metric('orders_projector_events_total', { projection: 'orderDetails', outcome: 'applied' })).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => metric('orders_projector_lag_events', { projection: 'orderDetails' }), { timeout: 10_000 }).toBe(0);
+      expect(await metric('orders_dead_letters', { consumer: 'projector-orderDetails' })).toBe(0);
+      expect(await metric('orders_read_waits_total', { outcome: 'reached' })).toBe(1);
+      expect(await metric('process_cpu_seconds_total')).toBeGreaterThan(0);
+      await server.stop();
     });
   });
 
