@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface SpawnedServer {
   url: string;
   pid: number;
+  /** Resolves on the server's next JSON log line with this `msg`. */
+  nextLog(message: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
   });
   // Kept short, for the error message; the pipes are always read, or a chatty server would block on them.
   const tail: string[] = [];
+  const awaited = new Map<string, () => void>();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${entry} did not start within 60 s:\n${tail.join('\n')}`)), 60_000);
@@ -31,6 +34,7 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
       } catch {
         return; // not a log line: a warning or a stack trace, kept in the tail above
       }
+      if (logged.msg) awaited.get(logged.msg)?.();
       if (logged.msg === readyMessage && logged.url) {
         clearTimeout(timer);
         resolve(logged.url.replace(/\/graphql$/, ''));
@@ -46,6 +50,12 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
   return {
     url,
     pid: child.pid!,
+    nextLog(message, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${entry} logged no "${message}" within ${timeoutMs / 1000} s`)), timeoutMs);
+        awaited.set(message, () => (awaited.delete(message), clearTimeout(timer), resolve()));
+      });
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -60,15 +70,17 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
 export const gcOnSignal = ['--expose-gc', '--import', './bench/lib/gcOnSignal.ts'];
 
 /**
- * Resident memory in bytes of a server started with `gcOnSignal`, after full collections. It asks again
- * until two readings agree, because the collection and the return of freed pages take a moment.
+ * Resident memory in bytes of a server started with `gcOnSignal`, after a full collection it confirmed.
+ * Freed pages go back to the system in the background, so RSS is read until it stops moving.
  */
-export async function collectedResidentBytes(pid: number): Promise<number> {
-  let previous = Number.NaN;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    process.kill(pid, 'SIGUSR2');
-    await sleep(300);
-    const now = await residentBytes(pid);
+export async function collectedResidentBytes(server: SpawnedServer): Promise<number> {
+  const collected = server.nextLog('collected');
+  process.kill(server.pid, 'SIGUSR2');
+  await collected;
+  let previous = await residentBytes(server.pid);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await sleep(100);
+    const now = await residentBytes(server.pid);
     if (Math.abs(now - previous) < 64 * 1024) return now;
     previous = now;
   }

@@ -30,7 +30,7 @@ export const fanout: Scenario = async ({ env, profile }) => {
       const orders: string[] = [];
       for (let i = 0; i < profile.fanoutOrders; i++) orders.push(await createOrder(http, owner));
       await settle(env, http, owner, orders.at(-1)!);
-      const baseline = await collectedResidentBytes(service.pid);
+      const baseline = await collectedResidentBytes(service);
 
       const delivery: number[] = [];
       const server: number[] = [];
@@ -48,7 +48,7 @@ export const fanout: Scenario = async ({ env, profile }) => {
         });
         await Promise.all(batch);
       }
-      const perSubscriber = ((await collectedResidentBytes(service.pid)) - baseline) / count;
+      const perSubscriber = ((await collectedResidentBytes(service)) - baseline) / count;
 
       for (let round = 0; round < profile.fanoutRounds; round++) {
         const item = { sku: `ROUND-${round}`, name: `Round ${round}`, quantity: 1, unitPriceCents: 100 };
