@@ -38,7 +38,7 @@ export interface CommandDeps {
   maxRetries: number;
   /** Snapshot a stream each time its version crosses a multiple of this; 0: no snapshots at all. */
   snapshotEvery: number;
-  log: Pick<Logger, 'warn'>;
+  log: Pick<Logger, 'warn' | 'info'>;
 }
 
 /**
@@ -54,12 +54,17 @@ export const snapshotSchemaVersion = 1;
  */
 export async function handleCommand(deps: CommandDeps, command: OrderCommand, options: CommandOptions): Promise<CommandResult> {
   const done = metrics.commandDuration.startTimer({ command: command.type });
+  const facts = { command: command.type, orderId: command.data.orderId, userId: options.caller.userId, correlationId: options.correlationId };
   try {
     const result = await serialized(deps.store, command.data.orderId, () => runCommand(deps, command, options));
-    done({ outcome: 'ok' });
+    const seconds = done({ outcome: 'ok' });
+    deps.log.info({ ...facts, commandId: result.commandId, version: result.version, ms: Math.round(seconds * 1000) }, 'command handled');
     return result;
   } catch (error) {
-    done({ outcome: error instanceof AppError ? error.code : 'error' });
+    const outcome = error instanceof AppError ? error.code : 'error';
+    const seconds = done({ outcome });
+    // Expected refusals are the caller's business; anything else is logged in full where it is masked.
+    deps.log.info({ ...facts, outcome, reason: error instanceof AppError ? error.message : undefined, ms: Math.round(seconds * 1000) }, 'command refused');
     throw error;
   }
 }
