@@ -187,6 +187,12 @@ export class Checker {
     let expected = new Map<string, Map<string, { version: number; eventAt: string; data: unknown }>>();
     let pending = new Map<string, Set<string>>();
     const everything = () => new Map([...expected].map(([name, docs]) => [name, new Set(docs.keys())]));
+    const only = (mismatches: Mismatch[]) => {
+      const ids = new Map<string, Set<string>>();
+      for (const mismatch of mismatches) ids.set(mismatch.projection, (ids.get(mismatch.projection) ?? new Set()).add(mismatch.id));
+      return ids;
+    };
+    // Documents and statistics are polled together, so a report shows both when either stays wrong.
     for (;;) {
       try {
         const now = await this.headSignature();
@@ -197,55 +203,51 @@ export class Checker {
           result.events = events.length;
           expected = this.expectedDocuments(streams);
           pending = everything();
+          result.documentsMs = null;
         }
-        const mismatches = await this.compare(expected, pending);
-        result.mismatches = summarize(mismatches);
-        if (mismatches.length === 0) {
-          // One full pass more, over every document: nothing that matched may have moved since.
-          const again = await this.compare(expected, everything());
-          if (again.length === 0) break;
-          pending = new Map();
-          for (const mismatch of again) pending.set(mismatch.projection, (pending.get(mismatch.projection) ?? new Set()).add(mismatch.id));
-          result.mismatches = summarize(again);
-        } else {
-          pending = new Map();
-          for (const mismatch of mismatches) pending.set(mismatch.projection, (pending.get(mismatch.projection) ?? new Set()).add(mismatch.id));
+        if (result.documentsMs === null) {
+          let mismatches = await this.compare(expected, pending);
+          // Once all match, one full pass more: nothing that matched may have moved since.
+          if (mismatches.length === 0) mismatches = await this.compare(expected, everything());
+          result.mismatches = summarize(mismatches);
+          pending = only(mismatches);
+          if (mismatches.length === 0) result.documentsMs = Date.now() - started;
         }
+        const statsOk = await this.checkStats(expected, result);
+        if (statsOk && result.statsMs === null && result.stats.checked) result.statsMs = Date.now() - started;
+        if (result.documentsMs !== null && statsOk) break;
       } catch (error) {
         result.lastError = describe(error);
       }
       if (Date.now() > deadline) return result;
       await sleep(250);
     }
-    result.documentsMs = Date.now() - started;
-
-    if (!this.models.stats) {
-      result.stats = { checked: false, note: 'no orderStats read model in this build' };
-    } else if (this.statsPresent === false) {
-      result.stats = { checked: false, note: 'orderStats exists in code but no projector maintains it (no counters after the first events)' };
-    } else {
-      const want = this.recount(expected.get(orderDetails.name));
-      for (;;) {
-        const counters = await this.readStore.counters(this.models.stats.collection).catch(() => null);
-        if (this.statsPresent === null) {
-          this.statsPresent = (counters?.events ?? 0) > 0 || Object.keys(counters?.values ?? {}).length > 0;
-          if (!this.statsPresent) {
-            result.stats = { checked: false, note: 'orderStats exists in code but no projector maintains it (no counters after the first events)' };
-            break;
-          }
-        }
-        const got = Object.fromEntries(Object.entries(counters?.values ?? {}).filter(([, value]) => value !== 0));
-        result.stats = { checked: true, want, got };
-        if (canonical(got) === canonical(want)) {
-          result.statsMs = Date.now() - started;
-          break;
-        }
-        if (Date.now() > deadline) return result;
-        await sleep(250);
-      }
-    }
     result.converged = true;
     return result;
+  }
+
+  /** True when the statistics equal a recount, or when this build has none to check (then says why). */
+  private async checkStats(expected: Map<string, Map<string, { data: unknown }>>, result: ConvergenceResult): Promise<boolean> {
+    const stats = this.models.stats;
+    const absent = 'orderStats exists in code but no projector maintains it (no counters after the first events)';
+    if (!stats) {
+      result.stats = { checked: false, note: 'no orderStats read model in this build' };
+      return true;
+    }
+    if (this.statsPresent === false) {
+      result.stats = { checked: false, note: absent };
+      return true;
+    }
+    const counters = await this.readStore.counters(stats.collection);
+    if (this.statsPresent === null) {
+      // Decided once, at the baseline: afterwards empty counters mean lost counters, not a missing read model.
+      this.statsPresent = counters.events > 0 || Object.keys(counters.values).length > 0;
+      if (!this.statsPresent) return this.checkStats(expected, result);
+    }
+    const want = this.recount(expected.get(orderDetails.name));
+    const got = Object.fromEntries(Object.entries(counters.values).filter(([, value]) => value !== 0));
+    result.stats = { checked: true, want, got };
+    return canonical(got) === canonical(want);
   }
 
   private expectedDocuments(streams: Map<string, StoredEvent[]>) {

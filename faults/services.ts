@@ -121,7 +121,7 @@ export class ServiceProcess {
   }
 
   private onLine(line: string, onStarted: () => void): void {
-    let entry: { level?: number; msg?: string; url?: string; err?: { message?: string; type?: string } };
+    let entry: { level?: number; msg?: string; url?: string; err?: { message?: string; type?: string; code?: string } };
     try {
       entry = JSON.parse(line);
     } catch {
@@ -134,13 +134,10 @@ export class ServiceProcess {
     }
     const level = levelNames[entry.level ?? 30] ?? 'info';
     if (level === 'warn' || level === 'error' || level === 'fatal') {
-      // Prisma's messages start with blank lines and the invocation; the useful line is further down.
-      const detail = (entry.err?.message ?? '')
-        .split('\n')
-        .map((part) => part.trim())
-        .filter((part) => part && !part.startsWith('Invalid `'))
-        .join(' ')
-        .slice(0, 200);
+      // Prisma's messages open with the invocation and a code frame; the cause is their last line.
+      const lines = (entry.err?.message ?? '').split('\n').map((part) => part.trim()).filter(Boolean);
+      const cause = lines.some((part) => part.startsWith('Invalid `')) ? lines.at(-1) : lines.join(' ');
+      const detail = `${entry.err?.code ? `${entry.err.code} ` : ''}${cause ?? ''}`.trim().slice(0, 200);
       const text = `${entry.msg ?? ''}${detail ? `: ${detail}` : entry.err?.type ? `: ${entry.err.type}` : ''}`;
       this.note(level, text);
     }
