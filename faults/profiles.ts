@@ -2,7 +2,7 @@ import type { FaultKind, FaultPlan } from './faults.js';
 import { faultKinds } from './faults.js';
 
 export interface Profile {
-  name: 'ci' | 'long';
+  name: 'ci' | 'long' | 'custom';
   /** Load before the first fault, ending with a check that must pass: the baseline. */
   warmupMs: number;
   /** The faults in order (ci), or a generator drawing them until `durationMs` is spent (long). */
@@ -58,6 +58,21 @@ const weights: Record<FaultKind, number> = {
   'postgres-restart': 2,
 };
 
+/**
+ * The CI profile with other faults, settings or warm-up: to reproduce one finding quickly, e.g.
+ * `--faults redis-flush --env RECONCILE_WINDOW_MS=20000 --warmup-s 40`.
+ */
+export function custom(kinds: FaultKind[], overrides: { env?: Record<string, string>; warmupMs?: number }): Profile {
+  const ciPlans = new Map([...ci.schedule(Math.random)].map((planned) => [planned.kind, planned]));
+  return {
+    ...ci,
+    name: 'custom',
+    warmupMs: overrides.warmupMs ?? ci.warmupMs,
+    schedule: (random) => kinds.map((kind) => ciPlans.get(kind) ?? plan(kind, random)),
+    serviceEnv: { ...ci.serviceEnv, ...overrides.env },
+  };
+}
+
 function plan(kind: FaultKind, random: () => number): FaultPlan {
   switch (kind) {
     case 'nats-down':
@@ -75,20 +90,24 @@ function plan(kind: FaultKind, random: () => number): FaultPlan {
   }
 }
 
-/** At least 10 minutes of faults every few seconds: every kind once first (shuffled), then drawn by weight. */
+/**
+ * At least 10 minutes of faults every few seconds, in rounds: every kind once (shuffled), then six drawn
+ * by weight. Rounds rather than one draw, so that each kind also strikes late in the run, when the
+ * oldest orders are older than the service's time windows (RECONCILE_WINDOW_MS is 10 minutes).
+ */
 export function long(minutes = 12): Profile {
   return {
     name: 'long',
     warmupMs: 15_000,
     durationMs: minutes * 60_000,
     schedule: function* (random) {
-      const first = [...faultKinds].sort(() => random() - 0.5);
-      for (const kind of first) yield plan(kind, random);
       const total = Object.values(weights).reduce((a, b) => a + b, 0);
       for (;;) {
-        let roll = random() * total;
-        const kind = faultKinds.find((k) => (roll -= weights[k]) < 0) ?? 'relay-kill';
-        yield plan(kind, random);
+        for (const kind of [...faultKinds].sort(() => random() - 0.5)) yield plan(kind, random);
+        for (let i = 0; i < 6; i++) {
+          let roll = random() * total;
+          yield plan(faultKinds.find((k) => (roll -= weights[k]) < 0) ?? 'relay-kill', random);
+        }
       }
     },
     gapMs: [2_000, 5_000],

@@ -1,9 +1,12 @@
 // npm run test:faults                      the CI profile: each fault once, about 2.5 minutes
 // npm run test:faults:long [-- --minutes N] at least 10 minutes (12 by default), a fault every few seconds
 // Options: --profile ci|long, --minutes N (long), --seed N (repeat a run's choices), --out DIR.
+// To reproduce one finding: --faults kind,kind (the CI profile with these faults in this order),
+// --env KEY=VALUE (repeatable; service settings), --warmup-s N (load before the first fault).
 // Exits 0 when nothing was lost or doubled and the read side converged after every fault, 1 otherwise.
 import { parseArgs } from 'node:util';
-import { ci, long } from './profiles.js';
+import { type FaultKind, faultKinds } from './faults.js';
+import { ci, custom, long } from './profiles.js';
 import { runFaults } from './runner.js';
 
 const { values } = parseArgs({
@@ -12,19 +15,36 @@ const { values } = parseArgs({
     minutes: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
+    faults: { type: 'string' },
+    env: { type: 'string', multiple: true },
+    'warmup-s': { type: 'string' },
   },
 });
 
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
 const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
-if (minutes !== undefined && !(minutes > 0)) {
-  console.error('--minutes must be a positive number');
-  process.exit(2);
-}
-if (values.profile !== 'ci' && values.profile !== 'long') {
-  console.error('--profile must be ci or long');
-  process.exit(2);
-}
-const profile = values.profile === 'long' ? long(minutes) : ci;
+if (minutes !== undefined && !(minutes > 0)) fail('--minutes must be a positive number');
+if (values.profile !== 'ci' && values.profile !== 'long') fail('--profile must be ci or long');
+const kinds = values.faults?.split(',').map((kind) => kind.trim()) ?? [];
+for (const kind of kinds) if (!(faultKinds as readonly string[]).includes(kind)) fail(`unknown fault ${kind}; one of ${faultKinds.join(', ')}`);
+const env = Object.fromEntries(
+  (values.env ?? []).map((pair) => {
+    const at = pair.indexOf('=');
+    return at > 0 ? [pair.slice(0, at), pair.slice(at + 1)] : fail(`--env wants KEY=VALUE, not ${pair}`);
+  }),
+);
+const warmupMs = values['warmup-s'] === undefined ? undefined : Number(values['warmup-s']) * 1000;
+if (warmupMs !== undefined && !(warmupMs >= 0)) fail('--warmup-s must be a number of seconds');
+const profile =
+  kinds.length || values.env || warmupMs !== undefined
+    ? custom(kinds.length ? (kinds as FaultKind[]) : [...ci.schedule(Math.random)].map((planned) => planned.kind), { env, warmupMs })
+    : values.profile === 'long'
+      ? long(minutes)
+      : ci;
 
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
