@@ -20,6 +20,7 @@ import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
+import { graphiqlOptions, renderGraphiQL } from './web/graphiql.js';
 
 export interface AppOptions {
   host: string;
@@ -123,7 +124,8 @@ export function buildApp(options: AppOptions) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: { subscriptionsProtocol: 'WS', title: 'Orders' },
+    graphiql: graphiqlOptions,
+    renderGraphiQL,
     maxRequestBodySize: security.maxBodyBytes,
     batching: { limit: security.maxBatchOperations },
     multipart: false,
