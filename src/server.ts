@@ -21,6 +21,7 @@ import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
 import { graphiqlOptions, renderGraphiQL } from './web/graphiql.js';
+import { isBoardPath, serveBoard } from './web/static.js';
 
 export interface AppOptions {
   host: string;
@@ -177,6 +178,8 @@ export function buildApp(options: AppOptions) {
       return void res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { status: 'ready' } : { status: 'unavailable', failing }));
     }
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    // The order board (src/web) lives where the reads are.
+    if (options.services.reads && isBoardPath(path)) return serveBoard(req, res, path);
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));
