@@ -10,7 +10,7 @@ import { addItem, type OrderState } from './state.js';
 type Existing = OrderState;
 
 /** A customer sees only their own orders: anyone else's does not exist for them. */
-function owned(state: OrderState | null, orderId: string, caller: Caller): Existing {
+export function owned(state: OrderState | null, orderId: string, caller: Caller): Existing {
   if (!state || (state.userId !== caller.userId && !isAdmin(caller))) throw new NotFoundError(`order ${orderId} not found`);
   return state;
 }
