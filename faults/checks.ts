@@ -66,9 +66,11 @@ export interface ConvergenceResult {
   streams: number;
   events: number;
   mismatches: { total: number; byKind: Record<string, number>; byProjection: Record<string, number>; examples: Mismatch[] };
-  stats: { checked: boolean; note?: string; want?: Record<string, number>; got?: Record<string, number> };
+  stats: { checked: boolean; equal?: boolean; note?: string; want?: Record<string, number>; got?: Record<string, number> };
   /** The last error met while polling (a store still coming back), if any. */
   lastError?: string;
+  /** When the outbox did not drain: its unpublished rows grouped by the relay's last error. */
+  outboxStuck?: { lastError: string | null; rows: number; maxAttempts: number; oldest: string }[];
 }
 
 export interface IntegrityResult {
@@ -131,6 +133,23 @@ export class Checker {
     return Number(rows[0]!.n);
   }
 
+  private async outboxStuck(): Promise<NonNullable<ConvergenceResult['outboxStuck']>> {
+    const { rows } = await this.pool.query<{ last_error: string | null; n: string; attempts: number; oldest: Date }>(
+      'SELECT last_error, count(*) AS n, max(attempts) AS attempts, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 10',
+    );
+    return rows.map((row) => ({ lastError: row.last_error, rows: Number(row.n), maxAttempts: row.attempts, oldest: row.oldest.toISOString() }));
+  }
+
+  /** One comparison of every document, for a report when the outbox never drained. */
+  private async compareOnce(result: ConvergenceResult): Promise<void> {
+    const { streams, events } = await this.loadStreams();
+    result.streams = streams.size;
+    result.events = events.length;
+    const expected = this.expectedDocuments(streams);
+    result.mismatches = summarize(await this.compare(expected, new Map([...expected].map(([name, docs]) => [name, new Set(docs.keys())]))));
+    await this.checkStats(expected, result);
+  }
+
   /** Every event of the store (both tables), by stream in version order. */
   async loadStreams(): Promise<{ streams: Map<string, StoredEvent[]>; events: StoredEvent[] }> {
     const events: StoredEvent[] = [];
@@ -178,7 +197,12 @@ export class Checker {
     for (;;) {
       result.outboxPending = await this.outboxPending().catch(() => -1);
       if (result.outboxPending === 0) break;
-      if (Date.now() > deadline) return result;
+      if (Date.now() > deadline) {
+        result.outboxStuck = await this.outboxStuck().catch((error: unknown) => [{ lastError: `could not read the outbox: ${describe(error)}`, rows: 0, maxAttempts: 0, oldest: '' }]);
+        // Still compare the documents once, so the report shows what the read side looks like.
+        await this.compareOnce(result).catch((error: unknown) => void (result.lastError = describe(error)));
+        return result;
+      }
       await sleep(200);
     }
     result.outboxDrainedMs = Date.now() - started;
@@ -246,8 +270,9 @@ export class Checker {
     }
     const want = this.recount(expected.get(orderDetails.name));
     const got = Object.fromEntries(Object.entries(counters.values).filter(([, value]) => value !== 0));
-    result.stats = { checked: true, want, got };
-    return canonical(got) === canonical(want);
+    const equal = canonical(got) === canonical(want);
+    result.stats = { checked: true, equal, want, got };
+    return equal;
   }
 
   private expectedDocuments(streams: Map<string, StoredEvent[]>) {

@@ -12,6 +12,7 @@ export const faultKinds = [
   'api-kill',
   'nats-kill',
   'nats-down',
+  'nats-wipe',
   'redis-flush',
   'redis-restart',
   'postgres-restart',
@@ -86,6 +87,15 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Inject
     case 'nats-down':
       detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), down for ${plan.downMs} ms`;
       await infra.nats.stop('SIGKILL');
+      await sleep(plan.downMs);
+      await infra.nats.start();
+      break;
+    case 'nats-wipe':
+      // Beyond the brief: a NATS that comes back without its JetStream store (a new node, a lost
+      // volume). The architecture says the read side converges even when the bus loses messages.
+      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), JetStream store deleted, restarted after ${plan.downMs} ms`;
+      await infra.nats.stop('SIGKILL');
+      await infra.nats.wipeStore();
       await sleep(plan.downMs);
       await infra.nats.start();
       break;

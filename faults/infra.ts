@@ -199,6 +199,7 @@ export class PrivateNats {
   private constructor(
     readonly port: number,
     readonly process: ServerProcess,
+    private readonly storeDir: string,
   ) {
     this.url = `nats://127.0.0.1:${port}`;
   }
@@ -214,7 +215,7 @@ export class PrivateNats {
       logFile: path.join(logDir, 'nats.log'),
       readyLine: /Server is ready/,
     });
-    const nats = new PrivateNats(port, server);
+    const nats = new PrivateNats(port, server, storeDir);
     await server.start();
     return nats;
   }
@@ -226,6 +227,13 @@ export class PrivateNats {
   /** SIGKILL: what a crash looks like; the store folder stays, so the stream comes back on start. */
   stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return this.process.stop(signal);
+  }
+
+  /** Empties the JetStream store while the server is down: streams, messages and consumers are gone. */
+  async wipeStore(): Promise<void> {
+    if (this.process.running) throw new Error('stop nats-server before wiping its store');
+    await rm(this.storeDir, { recursive: true, force: true });
+    await mkdir(this.storeDir);
   }
 }
 

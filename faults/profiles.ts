@@ -53,6 +53,7 @@ const weights: Record<FaultKind, number> = {
   'api-kill': 1,
   'nats-kill': 2,
   'nats-down': 1,
+  'nats-wipe': 1,
   'redis-flush': 1,
   'redis-restart': 1,
   'postgres-restart': 2,
@@ -83,6 +84,8 @@ function plan(kind: FaultKind, random: () => number): FaultPlan {
       return { kind, downMs: 1_000 + Math.floor(random() * 2_000) };
     case 'nats-kill':
       return { kind, downMs: 0 };
+    case 'nats-wipe':
+      return { kind, downMs: 1_000 };
     case 'redis-flush':
       return { kind, downMs: 0 };
     default:

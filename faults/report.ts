@@ -174,7 +174,7 @@ export function printReport(report: Report, out: (line: string) => void = consol
   for (const fault of report.faults.list) {
     const c = fault.check;
     const problems = [
-      !c.convergence.converged && `NOT CONVERGED (${c.convergence.outboxPending > 0 ? `outbox ${c.convergence.outboxPending} pending; ` : ''}${c.convergence.mismatches.total} documents off: ${JSON.stringify(c.convergence.mismatches.byKind)}${c.convergence.stats.checked && c.convergence.statsMs === null ? `; statistics ${JSON.stringify(c.convergence.stats.got)} instead of ${JSON.stringify(c.convergence.stats.want)}` : ''})`,
+      !c.convergence.converged && `NOT CONVERGED (${c.convergence.outboxPending > 0 ? `outbox ${c.convergence.outboxPending} pending${c.convergence.outboxStuck?.[0] ? ` (${c.convergence.outboxStuck[0].maxAttempts} attempts, last error: ${c.convergence.outboxStuck[0].lastError ?? 'none'})` : ''}; ` : ''}${c.convergence.mismatches.total} documents off: ${JSON.stringify(c.convergence.mismatches.byKind)}${c.convergence.stats.checked && c.convergence.stats.equal === false ? `; statistics ${JSON.stringify(c.convergence.stats.got)} instead of ${JSON.stringify(c.convergence.stats.want)}` : ''})`,
       c.integrity.lost && `${c.integrity.lost} lost`,
       c.integrity.duplicated && `${c.integrity.duplicated} duplicated`,
       c.integrity.halfWritten && `${c.integrity.halfWritten} half-written`,

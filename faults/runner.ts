@@ -124,7 +124,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
       deadLetters = letters;
       const c = convergence;
       log(
-        `${label}: ${c.converged ? `converged in ${record.convergeMs} ms` : `NOT converged (outbox ${c.outboxPending}, ${c.mismatches.total} documents off ${JSON.stringify(c.mismatches.byKind)}${c.stats.checked && c.statsMs === null ? ', statistics differ' : ''}${c.lastError ? `, last error ${c.lastError}` : ''})`}` +
+        `${label}: ${c.converged ? `converged in ${record.convergeMs} ms` : `NOT converged (outbox ${c.outboxPending}${c.outboxStuck?.[0] ? ` pending, last relay error: ${c.outboxStuck[0].lastError ?? 'none'} after ${c.outboxStuck[0].maxAttempts} attempts` : ''}, ${c.mismatches.total} documents off ${JSON.stringify(c.mismatches.byKind)}${c.stats.equal === false ? ', statistics differ' : ''}${c.lastError ? `, last error ${c.lastError}` : ''})`}` +
           `; ${c.streams} orders, ${c.events} events; acked ${found.acknowledged}, lost ${found.lost.length}, duplicated ${found.duplicated.length}, half-written ${found.halfWritten.length}, dead letters ${letters.length}`,
       );
       return record;
