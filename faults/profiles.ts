@@ -53,7 +53,9 @@ const weights: Record<FaultKind, number> = {
   'api-kill': 1,
   'nats-kill': 2,
   'nats-down': 1,
-  'nats-wipe': 1,
+  // Not drawn: after it nothing drains until relays and projectors restart, which would fail every
+  // later check of the run for that one reason. Run it on its own: --faults nats-wipe.
+  'nats-wipe': 0,
   'redis-flush': 1,
   'redis-restart': 1,
   'postgres-restart': 2,
@@ -106,7 +108,7 @@ export function long(minutes = 12): Profile {
     schedule: function* (random) {
       const total = Object.values(weights).reduce((a, b) => a + b, 0);
       for (;;) {
-        for (const kind of [...faultKinds].sort(() => random() - 0.5)) yield plan(kind, random);
+        for (const kind of faultKinds.filter((k) => weights[k] > 0).sort(() => random() - 0.5)) yield plan(kind, random);
         for (let i = 0; i < 6; i++) {
           let roll = random() * total;
           yield plan(faultKinds.find((k) => (roll -= weights[k]) < 0) ?? 'relay-kill', random);
