@@ -40,7 +40,13 @@ export interface Injected {
   healedAt: number;
 }
 
-const pick = <T>(list: T[], random: () => number): T => list[Math.floor(random() * list.length)]!;
+// Replicas are killed in turn, so that two kills of a kind in a row always hit both replicas.
+const turns = new Map<string, number>();
+const inTurn = <T>(kind: string, list: T[]): T => {
+  const turn = turns.get(kind) ?? 0;
+  turns.set(kind, turn + 1);
+  return list[turn % list.length]!;
+};
 
 async function killAndRestart(targets: ServiceProcess[], downMs: number): Promise<void> {
   await Promise.all(targets.map((target) => target.kill('SIGKILL')));
@@ -50,18 +56,18 @@ async function killAndRestart(targets: ServiceProcess[], downMs: number): Promis
 }
 
 export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Injected> {
-  const { infra, topology, random } = ctx;
+  const { infra, topology } = ctx;
   const brokenAt = Date.now();
   let detail: string;
   switch (plan.kind) {
     case 'relay-kill': {
-      const target = pick(topology.relays, random);
+      const target = inTurn(plan.kind, topology.relays);
       detail = `SIGKILL ${target.name} (pid ${target.pid}), restarted after ${plan.downMs} ms`;
       await killAndRestart([target], plan.downMs);
       break;
     }
     case 'projector-kill': {
-      const target = pick(topology.projectors, random);
+      const target = inTurn(plan.kind, topology.projectors);
       detail = `SIGKILL ${target.name} (pid ${target.pid}), restarted after ${plan.downMs} ms`;
       await killAndRestart([target], plan.downMs);
       break;

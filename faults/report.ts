@@ -1,3 +1,4 @@
+import type { BusState } from './bus.js';
 import type { ConvergenceResult, DeadLetterRow, IntegrityResult } from './checks.js';
 import type { FaultKind } from './faults.js';
 import type { Intent, Ledger } from './load.js';
@@ -10,6 +11,8 @@ export interface CheckRecord {
   convergence: ConvergenceResult;
   integrity: Pick<IntegrityResult, 'acknowledged' | 'unknown' | 'foreignEvents'> & Record<'lost' | 'duplicated' | 'halfWritten' | 'refusedButApplied' | 'acceptedInvalid' | 'quantityMismatches', number>;
   deadLetters: number;
+  /** The stream and the projectors' consumers when the check ended. */
+  bus: BusState;
 }
 
 export interface FaultRecord {
@@ -179,6 +182,8 @@ export function printReport(report: Report, out: (line: string) => void = consol
       c.integrity.duplicated && `${c.integrity.duplicated} duplicated`,
       c.integrity.halfWritten && `${c.integrity.halfWritten} half-written`,
       c.deadLetters && `${c.deadLetters} dead letters`,
+      c.bus.stream !== 'present' && `bus: stream ${c.bus.stream}`,
+      c.bus.stream === 'present' && c.bus.missingConsumers.length > 0 && `bus: consumers missing (${c.bus.missingConsumers.join(', ')})`,
     ].filter(Boolean);
     out(
       `  ${fault.id.padEnd(4)} ${fault.kind.padEnd(18)} ${ms(fault.faultMs).padStart(7)} ${ms(c.convergeMs).padStart(9)} ${String(fault.attempts.sent).padStart(5)} ${String(fault.attempts.acked).padStart(6)} ${String(fault.attempts.rejected + fault.attempts.error + fault.attempts.network).padStart(7)}  ${problems.length ? problems.join(', ') : 'ok'}`,

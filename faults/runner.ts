@@ -4,6 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyMigrations } from '../src/infrastructure/postgres/migrate.js';
+import { consumerOf } from '../src/projectors/deadLetters.js';
+import { busState } from './bus.js';
 import { Checker, loadReadModels } from './checks.js';
 import { type FaultPlan, inject } from './faults.js';
 import { type Infra, startInfra } from './infra.js';
@@ -74,7 +76,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
   try {
     log(`postgres ${infra.postgres.url}, nats ${infra.nats.url}, redis ${infra.redis.url}`);
     await applyMigrations({ url: infra.postgres.url });
-    const models = await loadReadModels();
+    const models = loadReadModels();
     notes.push(...models.notes);
     checker = new Checker(infra.postgres.url, { url: infra.redis.url, prefix: redisPrefix }, models);
 
@@ -104,6 +106,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
       const convergedAt = Date.now();
       const found = await checker!.integrity(load!.ledger);
       const letters = await checker!.deadLetters();
+      const bus = await busState(infra.nats.url, serviceEnv.NATS_STREAM, models.projections.map((projection) => consumerOf(projection.name)));
       const record: CheckRecord = {
         convergeMs: convergence.converged ? convergedAt - from : null,
         convergence,
@@ -119,13 +122,15 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
           quantityMismatches: found.quantityMismatches.length,
         },
         deadLetters: letters.length,
+        bus,
       };
       integrity = found;
       deadLetters = letters;
       const c = convergence;
       log(
         `${label}: ${c.converged ? `converged in ${record.convergeMs} ms` : `NOT converged (outbox ${c.outboxPending}${c.outboxStuck?.[0] ? ` pending, last relay error: ${c.outboxStuck[0].lastError ?? 'none'} after ${c.outboxStuck[0].maxAttempts} attempts` : ''}, ${c.mismatches.total} documents off ${JSON.stringify(c.mismatches.byKind)}${c.stats.equal === false ? ', statistics differ' : ''}${c.lastError ? `, last error ${c.lastError}` : ''})`}` +
-          `; ${c.streams} orders, ${c.events} events; acked ${found.acknowledged}, lost ${found.lost.length}, duplicated ${found.duplicated.length}, half-written ${found.halfWritten.length}, dead letters ${letters.length}`,
+          `; ${c.streams} orders, ${c.events} events; acked ${found.acknowledged}, lost ${found.lost.length}, duplicated ${found.duplicated.length}, half-written ${found.halfWritten.length}, dead letters ${letters.length}` +
+          (bus.stream !== 'present' ? `; bus: stream ${bus.stream}` : bus.missingConsumers.length ? `; bus: consumers missing: ${bus.missingConsumers.join(', ')}` : ''),
       );
       return record;
     };
