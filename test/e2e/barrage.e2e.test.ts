@@ -1,14 +1,10 @@
 import { request as httpRequest, Agent } from 'node:http';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { generateKeyPair, SignJWT } from 'jose';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../db.js';
-import { uniqueName, urls } from '../services.js';
-import { jwtSecret, type StartedServer, startServer, tokenFor } from './harness.js';
+import { uniqueName } from '../services.js';
+import { type IsolatedServices, isolatedServices, jwtSecret, type StartedServer, startServer, tokenFor } from './harness.js';
 
 // Hundreds of generated hostile requests over HTTP and WebSocket, interleaved with valid commands
 // from several users. Every answer must carry a documented code (or be a valid success), nothing may
@@ -105,35 +101,20 @@ const orderQuery = 'query($id: ID!, $minVersion: Int, $timeoutMs: Int) { order(i
 const createMutation = 'mutation($input: CreateOrderInput!, $key: String) { createOrder(input: $input, idempotencyKey: $key) { orderId version events } }';
 
 describe('given a service under a barrage of hostile requests', () => {
-  const stream = uniqueName('BARRAGE').toUpperCase();
-  const redisPrefix = uniqueName('barrage');
-  let database: TestDatabase;
+  let services: IsolatedServices;
+  let database: IsolatedServices['database'];
   let server: StartedServer;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startServer({
-      DATABASE_URL: database.url,
-      NATS_URL: urls.nats,
-      REDIS_URL: urls.redis,
-      NATS_STREAM: stream,
-      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
-      REDIS_PREFIX: redisPrefix,
-      RATE_LIMIT_PER_MINUTE: String(rateLimitPerMinute),
-    });
+    services = await isolatedServices('barrage');
+    database = services.database;
+    server = await startServer({ ...services.env, RATE_LIMIT_PER_MINUTE: String(rateLimitPerMinute) });
   });
 
   afterAll(async () => {
     agent.destroy();
     await server?.stop();
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   it('answers every request with a documented code, stays ready, and stores only the valid commands', { timeout: 240_000 }, async () => {

@@ -1,11 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
-import { collect, createOrderMutation, type GraphQLResponse, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { collect, createOrderMutation, type GraphQLResponse, gql, type IsolatedServices, isolatedServices, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 const items = [{ sku: 'F-1', name: 'Fresh', quantity: 1, unitPriceCents: 500 }];
 const addItem = /* GraphQL */ `
@@ -18,10 +15,7 @@ const updates = /* GraphQL */ `
 `;
 
 describe('given the real services, a write instance A and a read-only instance B', () => {
-  const stream = uniqueName('FRESH').toUpperCase();
-  const redisPrefix = uniqueName('fresh');
-  let database: TestDatabase;
-  let env: Record<string, string>;
+  let services: IsolatedServices;
   let a: StartedServer;
   let b: StartedServer;
   let alice: string;
@@ -39,29 +33,15 @@ describe('given the real services, a write instance A and a read-only instance B
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    env = {
-      DATABASE_URL: database.url,
-      NATS_URL: urls.nats,
-      REDIS_URL: urls.redis,
-      NATS_STREAM: stream,
-      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
-      REDIS_PREFIX: redisPrefix,
-    };
+    services = await isolatedServices('fresh');
+    const { env } = services;
     [a, b] = await Promise.all([startServer({ ...env, ROLE: 'command,relay,projector,query' }), startServer({ ...env, ROLE: 'query' })]);
     [alice, bob] = await Promise.all([tokenFor('alice'), tokenFor('bob')]);
   });
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   describe('when a client writes and then reads with minVersion, again and again', () => {

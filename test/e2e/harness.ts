@@ -1,7 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { signToken } from '../../src/auth.js';
+import { createTestDatabase, type TestDatabase } from '../db.js';
+import { uniqueName, urls } from '../services.js';
 
 export const jwtSecret = 'e2e-secret-with-enough-length';
 
@@ -45,6 +50,42 @@ export async function startServer(env: Record<string, string>): Promise<StartedS
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;
+    },
+  };
+}
+
+export interface IsolatedServices {
+  database: TestDatabase;
+  /** The environment that points a server at the real services, inside this file's own corner of them. */
+  env: Record<string, string>;
+  stream: string;
+  subjectPrefix: string;
+  redisPrefix: string;
+  /** Deletes the stream, the Redis keys under the prefix (and prefixes derived from it) and the database. */
+  cleanup(): Promise<void>;
+}
+
+/** A fresh database, JetStream stream and Redis prefix on the real services, for one test file. */
+export async function isolatedServices(name: string): Promise<IsolatedServices> {
+  const database = await createTestDatabase();
+  const stream = uniqueName(name).toUpperCase();
+  const subjectPrefix = `${stream.toLowerCase()}.events`;
+  const redisPrefix = uniqueName(name.toLowerCase());
+  return {
+    database,
+    stream,
+    subjectPrefix,
+    redisPrefix,
+    env: { DATABASE_URL: database.url, NATS_URL: urls.nats, REDIS_URL: urls.redis, NATS_STREAM: stream, NATS_SUBJECT_PREFIX: subjectPrefix, REDIS_PREFIX: redisPrefix },
+    async cleanup() {
+      const nc = await connect({ servers: urls.nats });
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+      await nc.close();
+      const redis = new Redis(urls.redis);
+      const keys = await redis.keys(`${redisPrefix}*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+      await database.drop();
     },
   };
 }

@@ -1,20 +1,14 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../db.js';
-import { uniqueName, urls } from '../services.js';
-import { collect, createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, orderQuery, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 const items = [{ sku: 'OPS-1', name: 'Ops item', quantity: 1, unitPriceCents: 100 }];
 // Nothing listens here: a role that tried to use this server would fail to start or be unready.
 const nowhere = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none', NATS_URL: 'nats://127.0.0.1:1', REDIS_URL: 'redis://127.0.0.1:1' };
 
 describe('given the real services and one database, stream and prefix for this file', () => {
-  const stream = uniqueName('OPS').toUpperCase();
-  const redisPrefix = uniqueName('ops');
-  let database: TestDatabase;
+  let services: IsolatedServices;
+  let database: IsolatedServices['database'];
   let real: Record<string, string>;
   const started: StartedServer[] = [];
   const start = async (env: Record<string, string>) => {
@@ -24,28 +18,14 @@ describe('given the real services and one database, stream and prefix for this f
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    real = {
-      DATABASE_URL: database.url,
-      NATS_URL: urls.nats,
-      REDIS_URL: urls.redis,
-      NATS_STREAM: stream,
-      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
-      REDIS_PREFIX: redisPrefix,
-      OUTBOX_POLL_MS: '200',
-    };
+    services = await isolatedServices('ops');
+    database = services.database;
+    real = { ...services.env, OUTBOX_POLL_MS: '200' };
   });
 
   afterAll(async () => {
     await Promise.all(started.map((server) => server.stop()));
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   // Which servers each role uses; every other URL points nowhere and must not matter.
@@ -126,12 +106,12 @@ describe('given the real services and one database, stream and prefix for this f
       expect(await metric('orders_command_duration_seconds_count', { command: 'CreateOrder', outcome: 'ok' })).toBe(1);
       expect(await metric('orders_command_duration_seconds_count', { command: 'PayOrder', outcome: 'INVALID_STATE' })).toBe(1);
       expect(await metric('orders_events_appended_total', { type: 'OrderCreated' })).toBe(1);
-      expect(await metric('orders_events_published_total')).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => metric('orders_events_published_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
       expect(await metric('orders_outbox_publish_duration_seconds_count')).toBeGreaterThanOrEqual(1);
       await expect.poll(() => metric('orders_outbox_backlog'), { timeout: 10_000 }).toBe(0);
       expect(await metric('orders_projector_events_total', { projection: 'orderDetails', outcome: 'applied' })).toBeGreaterThanOrEqual(1);
       await expect.poll(() => metric('orders_projector_lag_events', { projection: 'orderDetails' }), { timeout: 10_000 }).toBe(0);
-      expect(await metric('orders_dead_letters', { consumer: 'projector-orderDetails' })).toBe(0);
+      await expect.poll(() => metric('orders_dead_letters', { consumer: 'projector-orderDetails' }), { timeout: 10_000 }).toBe(0);
       expect(await metric('orders_read_waits_total', { outcome: 'reached' })).toBe(1);
       expect(await metric('process_cpu_seconds_total')).toBeGreaterThan(0);
       await server.stop();

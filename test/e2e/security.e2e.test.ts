@@ -1,16 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { generateKeyPair, SignJWT } from 'jose';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../db.js';
-import { uniqueName, urls } from '../services.js';
-import { collect, createOrderMutation, gql, jwtSecret, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { uniqueName } from '../services.js';
+import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, jwtSecret, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 // Every rule of README "Security", each answered with its documented code, against a started server
 // on the real Postgres, NATS and Redis.
@@ -118,15 +114,16 @@ const answerTo = (socket: RawSocket, id: string) => socket.waitFor((m) => m.id =
 const errorsOf = (message: any) => (message.type === 'error' ? message.payload : message.payload.errors) as { message: string; extensions?: { code?: string } }[];
 
 describe('given the service on the real Postgres, NATS and Redis', () => {
-  const stream = uniqueName('SEC').toUpperCase();
-  const redisPrefix = uniqueName('sec');
-  let database: TestDatabase;
+  let services: IsolatedServices;
+  let database: IsolatedServices['database'];
   let server: StartedServer;
   const replicas: StartedServer[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const shared = { NATS_URL: urls.nats, REDIS_URL: urls.redis, NATS_STREAM: stream, NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`, REDIS_PREFIX: redisPrefix };
+    services = await isolatedServices('sec');
+    database = services.database;
+    const { DATABASE_URL: _, ...shared } = services.env;
+    const redisPrefix = services.redisPrefix;
     [server] = await Promise.all([
       startServer({
         ...shared,
@@ -150,14 +147,7 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
 
   afterAll(async () => {
     await Promise.all([server, ...replicas].map((started) => started?.stop()));
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   /** Creates an order for `userId` and waits until the read side has it. */

@@ -6,9 +6,20 @@ import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../db.js';
-import { uniqueName, urls } from '../services.js';
-import { collect, createOrderMutation, gql, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { urls } from '../services.js';
+import {
+  collect,
+  createOrderMutation,
+  gql,
+  type IsolatedServices,
+  isolatedServices,
+  orderQuery,
+  orderUpdatedSubscription,
+  type StartedServer,
+  startServer,
+  tokenFor,
+  wsClient,
+} from './harness.js';
 
 const addItem = /* GraphQL */ `
   mutation Add($id: ID!, $item: OrderItemInput!) { addOrderItem(orderId: $id, item: $item) { version events } }
@@ -63,34 +74,22 @@ async function journey(server: StartedServer) {
 }
 
 describe('given the real Postgres, NATS JetStream and Redis', () => {
-  const stream = uniqueName('E2E').toUpperCase();
-  const subjectPrefix = `${stream.toLowerCase()}.events`;
-  const redisPrefix = uniqueName('e2e');
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let services: IsolatedServices;
+  let database: IsolatedServices['database'];
   let server: StartedServer;
+  let stream: string;
+  let subjectPrefix: string;
+  let redisPrefix: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    server = await startServer({
-      DATABASE_URL: database.url,
-      NATS_URL: urls.nats,
-      REDIS_URL: urls.redis,
-      NATS_STREAM: stream,
-      NATS_SUBJECT_PREFIX: subjectPrefix,
-      REDIS_PREFIX: redisPrefix,
-    });
+    services = await isolatedServices('e2e');
+    ({ database, stream, subjectPrefix, redisPrefix } = services);
+    server = await startServer(services.env);
   });
 
   afterAll(async () => {
     await server?.stop();
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   describe('when a customer creates an order and reads it back', () => {
