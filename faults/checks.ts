@@ -60,7 +60,7 @@ export interface ConvergenceResult {
   stats: { checked: boolean; equal?: boolean; note?: string; want?: Record<string, number>; got?: Record<string, number> };
   /** The last error met while polling (a store still coming back), if any. */
   lastError?: string;
-  /** When the outbox did not drain: its unpublished rows grouped by the relay's last error. */
+  /** When the outbox did not drain: its unpublished rows grouped by the relay's last error, most attempted first. */
   outboxStuck?: { lastError: string | null; rows: number; maxAttempts: number; oldest: string }[];
 }
 
@@ -126,7 +126,7 @@ export class Checker {
 
   private async outboxStuck(): Promise<NonNullable<ConvergenceResult['outboxStuck']>> {
     const { rows } = await this.pool.query<{ last_error: string | null; n: string; attempts: number; oldest: Date }>(
-      'SELECT last_error, count(*) AS n, max(attempts) AS attempts, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 10',
+      'SELECT last_error, count(*) AS n, max(attempts) AS attempts, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL GROUP BY last_error ORDER BY max(attempts) DESC, count(*) DESC LIMIT 10',
     );
     return rows.map((row) => ({ lastError: row.last_error, rows: Number(row.n), maxAttempts: row.attempts, oldest: row.oldest.toISOString() }));
   }
