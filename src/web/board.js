@@ -450,7 +450,7 @@ function showProjections(projections) {
         { 'data-name': p.name, 'data-state': p.state },
         h('td', {}, p.name),
         h('td', {}, h('span', { class: `state state-${p.state}` }, p.state)),
-        h('td', { class: 'num' }, `${p.position} / ${p.headPosition}`),
+        h('td', { class: 'num pos' }, `${p.position} / ${p.headPosition}`),
         h('td', { class: 'num' }, p.lagEvents ? `${p.lagEvents} · ${duration(p.lagMs)}` : '0'),
         h('td', { class: `num${p.deadLetters ? ' bad' : ''}` }, String(p.deadLetters)),
       ),
