@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
 import { createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor } from './harness.js';
@@ -56,7 +56,10 @@ describe('given the board served by a server on the real services, in Chromium',
       [button, selector] as const,
     );
     await page.locator(button).click();
-    await page.locator(selector).waitFor({ timeout: 10_000 });
+    await page.locator(selector).waitFor({ timeout: 10_000 }).catch(async (error: unknown) => {
+      const said = (await page.locator('#command-error, #toast').allTextContents()).filter(Boolean);
+      throw new Error(`${selector} did not show; the page says: ${JSON.stringify(said)}`, { cause: error });
+    });
     return page.evaluate(() => (window as unknown as { measured: Promise<number> }).measured);
   };
 
@@ -77,6 +80,13 @@ describe('given the board served by a server on the real services, in Chromium',
     // launch() gives every run a fresh temporary profile of its own.
     browser = await chromium.launch({ executablePath, args: launchArgs });
     [alice, ops] = await Promise.all([tokenFor('alice'), tokenFor('ops', true)]);
+  });
+
+  // A failure in the page is often a refusal in the server: show what the server logged above info.
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail' || !server) return;
+    const warnings = server.logs.filter((line) => /"level":(40|50|60)/.test(line));
+    if (warnings.length) console.error(`server warnings and errors:\n${warnings.slice(-20).join('\n')}`);
   });
 
   afterAll(async () => {
@@ -213,22 +223,28 @@ describe('given the board served by a server on the real services, in Chromium',
     let page: Page;
     let orderId: string;
 
-    /** Replaces the text of one of GraphiQL's Monaco editors, as a user would by select-all and paste. */
-    const fill = async (editor: string, text: string) => {
-      await page.locator(editor).click();
-      await page.keyboard.press('ControlOrMeta+A');
-      await page.keyboard.insertText(text);
-      // Monaco closes brackets and quotes as they are typed: drop what it added after the text.
-      await page.keyboard.press('ControlOrMeta+Shift+End');
-      await page.keyboard.press('Delete');
-    };
-    const run = () => page.locator('.graphiql-execute-button').click();
     // Monaco renders spaces as no-break spaces.
     const text = async (selector: string) => (await page.locator(selector).innerText()).replace(/\u00a0/g, ' ');
     const result = () => text('.result-window');
+    const run = () => page.locator('.graphiql-execute-button').click();
+    /** Replaces the text of one of GraphiQL's Monaco editors, as a user would by select-all and paste. */
+    const fill = async (editor: string, content: string) => {
+      for (let attempt = 1; ; attempt++) {
+        await page.locator(editor).click();
+        await page.keyboard.press('ControlOrMeta+A');
+        await page.keyboard.insertText(content);
+        // Monaco closes brackets and quotes as they are typed: drop what it added after the text.
+        await page.keyboard.press('ControlOrMeta+Shift+End');
+        await page.keyboard.press('Delete');
+        // A select-all that lands before the editor has focus pastes into the old text: check, and redo.
+        const now = await text(`${editor} .view-lines`);
+        if (now === content || attempt === 3) return expect(now).toBe(content);
+      }
+    };
 
     beforeAll(async () => {
       const created = await gql(server.url, createOrderMutation, { input: { items: [{ sku: 'G-1', name: 'GraphiQL mug', quantity: 1, unitPriceCents: 1500 }] } }, alice);
+      expect(created.errors).toBeUndefined();
       orderId = created.data.createOrder.orderId;
       await gql(server.url, orderQuery, { id: orderId, minVersion: 1 }, alice);
       context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
