@@ -1,25 +1,18 @@
 // The order board and GraphiQL in a real browser: the system's Chromium driven by playwright-core, against a
 // server on the real Postgres, NATS and Redis. Each step leaves a screenshot in test-results/browser/.
 // Without /usr/bin/chromium this file fails (`.ci/run` installs it): a skipped browser test proves nothing.
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../db.js';
-import { uniqueName, urls } from '../services.js';
-import { createOrderMutation, gql, orderQuery, type StartedServer, startServer, tokenFor } from './harness.js';
+import { createOrderMutation, gql, type IsolatedServices, isolatedServices, orderQuery, type StartedServer, startServer, tokenFor } from './harness.js';
 
 const executablePath = '/usr/bin/chromium';
 const shots = 'test-results/browser';
 const launchArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('given the board served by a server on the real services, in Chromium', () => {
-  const stream = uniqueName('BROWSER').toUpperCase();
-  const redisPrefix = uniqueName('browser');
-  let database: TestDatabase;
+  let services: IsolatedServices;
   let server: StartedServer;
   let browser: Browser;
   let alice: string;
@@ -66,17 +59,8 @@ describe('given the board served by a server on the real services, in Chromium',
   beforeAll(async () => {
     if (!existsSync(executablePath)) throw new Error(`Chromium is missing at ${executablePath}: apt-get install -y chromium (.ci/run does)`);
     await mkdir(shots, { recursive: true });
-    database = await createTestDatabase();
-    server = await startServer({
-      DATABASE_URL: database.url,
-      NATS_URL: urls.nats,
-      REDIS_URL: urls.redis,
-      NATS_STREAM: stream,
-      NATS_SUBJECT_PREFIX: `${stream.toLowerCase()}.events`,
-      REDIS_PREFIX: redisPrefix,
-      ROLE: 'command,relay,projector,query',
-      RATE_LIMIT_PER_MINUTE: '100000',
-    });
+    services = await isolatedServices('browser');
+    server = await startServer({ ...services.env, ROLE: 'command,relay,projector,query', RATE_LIMIT_PER_MINUTE: '100000' });
     // launch() gives every run a fresh temporary profile of its own.
     browser = await chromium.launch({ executablePath, args: launchArgs });
     [alice, ops] = await Promise.all([tokenFor('alice'), tokenFor('ops', true)]);
@@ -92,14 +76,7 @@ describe('given the board served by a server on the real services, in Chromium',
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
-    const nc = await connect({ servers: urls.nats });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    const redis = new Redis(urls.redis);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    await database?.drop();
+    await services?.cleanup();
   });
 
   describe('when the page and its files are requested', () => {
