@@ -34,6 +34,11 @@ export interface RebuildOptions {
 }
 
 export const rebuildLease = (projection: Projection<unknown>) => `rebuild:${projection.collection}`;
+/**
+ * Written when a rebuild switches, and lost with everything else when Redis loses its data (a flush, a
+ * restart without persistence): its absence tells projectors that documents may be missing.
+ */
+export const completeMarker = (projection: Projection<unknown>) => `complete:${projection.collection}`;
 const LEASE_MS = 15_000;
 const FENCE_MS = 30_000;
 // Events committed while the rebuild read past their position (a lower position committing late) are
@@ -76,6 +81,7 @@ export async function rebuild(deps: RebuildDeps, projection: Projection<unknown>
       await target.readStore.setCheckpoint(projection.collection, progress.position);
       await namespaces.switchTo(projection.collection, ns);
       switched = true;
+      await readStore.setInfo(completeMarker(projection), { at: new Date().toISOString(), events: String(progress.events) });
     } catch (error) {
       await namespaces.switchTo(projection.collection, previous); // lifts the fence, keeps the old namespace
       throw error;

@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
-import { ROOT_NAMESPACE } from '../infrastructure/readIndex.js';
 import type { ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore } from '../ports.js';
 import type { DeadLetterStore } from './deadLetters.js';
 import { orderDetails } from './orderDetails.js';
 import { orderStats } from './orderStats.js';
 import type { Projection } from './projection.js';
-import { rebuild } from './rebuild.js';
+import { completeMarker, rebuild, rebuildLease } from './rebuild.js';
 import { reconcile, type ReconcileResult, type StreamVersions } from './reconcile.js';
 import { startProjector } from './runtime.js';
 import { sampleProjections } from './status.js';
@@ -32,6 +31,8 @@ export interface ProjectorRoleOptions {
   reconcileEveryMs: number;
   reconcileWindowMs: number;
   statusEveryMs?: number;
+  /** How often to check that every read model is complete (see ensureComplete). */
+  completenessEveryMs?: number;
   checkpointEveryMs?: number;
 }
 
@@ -43,20 +44,32 @@ export interface ProjectorRole {
 
 /**
  * The projector role: a durable consumer per read model, a reconciliation sweep every
- * `reconcileEveryMs`, a status sample every second, and a rebuild of any read model that finds Redis
- * empty (no active namespace, no checkpoint), e.g. after Redis lost its data or on a first start.
+ * `reconcileEveryMs`, a status sample every second, and a rebuild of any read model not known to be
+ * complete, e.g. on a first start or after Redis lost its data.
  */
 export async function startProjectorRole(deps: ProjectorRoleDeps, options: ProjectorRoleOptions): Promise<ProjectorRole> {
   const { log } = deps;
-  const rebuilds: Promise<unknown>[] = [];
   const stopping = new AbortController();
-  for (const projection of projections) {
-    const empty = (await deps.readStore.namespaces.active(projection.collection)) === ROOT_NAMESPACE && (await deps.readStore.getCheckpoint(projection.collection)) === null;
-    if (!empty) continue;
-    log.info({ projection: projection.name }, 'read store is empty: rebuilding from the event store');
-    // In the background: live consumers start at once, and a second process finds the lease taken.
-    rebuilds.push(rebuild(deps, projection, { signal: stopping.signal }).catch((error: unknown) => log.warn({ err: error, projection: projection.name }, 'automatic rebuild did not run')));
-  }
+  const rebuilds = new Map<string, Promise<unknown>>();
+
+  // A read model is complete once a rebuild has switched to it (its marker exists). A first start, a
+  // flushed Redis or a Redis restarted without persistence all lose the marker: documents of orders
+  // idle for longer than reconciliation looks back would then never return, so rebuild from Postgres.
+  // One process rebuilds (a lease); the others see the lease and wait for the marker.
+  const ensureComplete = async () => {
+    for (const projection of projections) {
+      if (rebuilds.has(projection.collection) || stopping.signal.aborted) continue;
+      if ((await deps.readStore.getInfo(completeMarker(projection))).at) continue;
+      if (await deps.readStore.leaseHolder(rebuildLease(projection))) continue;
+      log.warn({ projection: projection.name }, 'read model is not known to be complete (first start or Redis lost its data): rebuilding from the event store');
+      const task = rebuild(deps, projection, { signal: stopping.signal })
+        .catch((error: unknown) => log.warn({ err: error, projection: projection.name }, 'automatic rebuild did not finish; will try again'))
+        .finally(() => rebuilds.delete(projection.collection));
+      rebuilds.set(projection.collection, task);
+    }
+  };
+  // In the background: live consumers start at once.
+  void ensureComplete().catch((error: unknown) => log.warn({ err: error }, 'could not check the read models'));
 
   const running = await Promise.all(
     projections.map(async (projection) => ({
@@ -71,6 +84,10 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
   let sweep: Promise<ReconcileResult> | null = null;
   const reconcileNow = () => (sweep ??= reconcile(deps, projections, options.reconcileWindowMs).finally(() => (sweep = null)));
   const reconcileTimer = setInterval(() => void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed')), options.reconcileEveryMs);
+  const completenessTimer = setInterval(
+    () => void ensureComplete().catch((error: unknown) => log.warn({ err: error }, 'could not check the read models')),
+    options.completenessEveryMs ?? 2000,
+  );
 
   let sampling = false;
   const statusTimer = setInterval(() => {
@@ -81,16 +98,17 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
       .catch((error: unknown) => log.warn({ err: error }, 'status sample failed'))
       .finally(() => (sampling = false));
   }, options.statusEveryMs ?? 1000);
-  for (const timer of [reconcileTimer, statusTimer]) timer.unref();
+  for (const timer of [reconcileTimer, statusTimer, completenessTimer]) timer.unref();
 
   return {
     reconcileNow,
     async stop() {
       clearInterval(reconcileTimer);
       clearInterval(statusTimer);
+      clearInterval(completenessTimer);
       stopping.abort();
       await Promise.all(running.map(({ subscription }) => subscription.stop()));
-      await Promise.all([sweep, ...rebuilds].map((task) => task?.catch(() => {})));
+      await Promise.all([sweep, ...rebuilds.values()].map((task) => task?.catch(() => {})));
     },
   };
 }
