@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AppError, ConflictError } from '../domain/errors.js';
-import { type Caller, decide, evolve, fold, owned, type OrderCommand, type OrderState, currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { type Caller, decide, evolve, fold, owned, type OrderCommand, type OrderEvent, type OrderState, currentSchemaVersion, upcast } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
 import { serialized } from './streamQueue.js';
 import {
@@ -85,13 +85,24 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
 
     // 1. Load the stream (from its snapshot on) and fold it into the state decisions need.
     const { state, version } = await loadOrder(store, streamId, { useSnapshot: deps.snapshotEvery > 0 });
-    // Someone else's order does not exist for the caller: not even its version may show in a CONFLICT.
-    if (command.type !== 'CreateOrder') owned(state, streamId, options.caller);
-    if (options.expectedVersion != null && options.expectedVersion !== version)
-      throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
 
     // 2. Decide: pure, may reject with a typed error.
-    const decided = decide(command, state, options.caller);
+    let decided: OrderEvent[];
+    try {
+      // Someone else's order does not exist for the caller: not even its version may show in a CONFLICT.
+      if (command.type !== 'CreateOrder') owned(state, streamId, options.caller);
+      if (options.expectedVersion != null && options.expectedVersion !== version)
+        throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
+      decided = decide(command, state, options.caller);
+    } catch (error) {
+      // A repeat whose first run committed after step 0 looked sees that run's order, not its record:
+      // the refusal would answer the first run's own effect. Look for the record again before refusing.
+      if (options.idempotencyKey && error instanceof AppError) {
+        const first = await store.findIdempotency(options.caller.userId, options.idempotencyKey);
+        if (first) return repeatResult(first, requestHash);
+      }
+      throw error;
+    }
     const events: NewEvent[] = decided.map((event) => ({
       type: event.type,
       schemaVersion: currentSchemaVersion[event.type],
