@@ -107,6 +107,42 @@ export function eventStoreContract(
       });
     });
 
+    describe('when an append of several events claims an idempotency key', () => {
+      it('stores the result of the positions and version the events got, in version order', async () => {
+        const stream = streamId();
+        await store.append(stream, 0, [newEvent()]);
+        const claim = idempotencyClaim();
+
+        const result = await store.append(stream, 1, [newEvent(), newEvent(), newEvent()], claim);
+
+        expect(result.events.map((event) => event.version)).toEqual([2, 3, 4]);
+        const positions = result.events.map((event) => event.position);
+        expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+        expect(await store.readStream(stream, 2)).toEqual(result.events);
+        expect(await store.findIdempotency(claim.userId, claim.key)).toEqual({
+          requestHash: claim.requestHash,
+          result: { streamId: stream, version: 4, position: positions[2]!.toString() },
+        });
+      });
+    });
+
+    describe('when 20 appends with idempotency keys race for the same expected version', () => {
+      it('lets exactly one through and keeps only its record', async () => {
+        const stream = streamId();
+        await store.append(stream, 0, [newEvent()]);
+        const claims = Array.from({ length: 20 }, () => idempotencyClaim());
+
+        const results = await Promise.allSettled(claims.map((claim) => store.append(stream, 1, [newEvent()], claim)));
+
+        const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ claim: claims[i]!, result: r.value }] : []));
+        expect(winners).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(WrongExpectedVersionError);
+        const records = await Promise.all(claims.map((claim) => store.findIdempotency(claim.userId, claim.key)));
+        expect(records.filter(Boolean)).toEqual([{ requestHash: 'request-hash-1', result: { streamId: stream, version: 2, position: winners[0]!.result.position.toString() } }]);
+        expect(await drainOutbox()).toHaveLength(2);
+      });
+    });
+
     describe('when a second append claims a key that is taken', () => {
       it('throws IdempotencyKeyTakenError and leaves nothing behind', async () => {
         const claim = idempotencyClaim();

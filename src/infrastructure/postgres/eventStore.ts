@@ -41,6 +41,12 @@ export class PrismaEventStore implements EventStore, EventArchive {
     private readonly onClose?: () => Promise<void>,
   ) {}
 
+  /**
+   * One statement, so one round trip and atomic by itself: the version check, the events, their outbox
+   * rows, the idempotency record and the NOTIFY commit together or not at all. The check only lets the
+   * insert start when the stream is at expectedVersion; a concurrent writer that passed the same check
+   * loses on the unique (stream_id, version), which the database enforces whatever either of us saw.
+   */
   async append(
     streamId: string,
     expectedVersion: number,
@@ -49,47 +55,65 @@ export class PrismaEventStore implements EventStore, EventArchive {
   ): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
-    return this.prisma.$transaction(async (tx) => {
-      // Must fail here when the stream is behind expectedVersion: inserting after a gap violates nothing.
-      // The archive counts too: a finished stream moved there still exists. One statement, one snapshot,
-      // so a stream being archived right now is seen in one table or the other, never in neither.
-      const [{ current }] = await tx.$queryRaw<[{ current: number | null }]>`
-        SELECT GREATEST(
-          (SELECT max(version) FROM events WHERE stream_id = ${streamId}),
-          (SELECT max(version) FROM events_archive WHERE stream_id = ${streamId})) AS current`;
-      if ((current ?? 0) !== expectedVersion) throw conflict();
+    const atVersion = Prisma.sql`${currentVersion(streamId)} = ${expectedVersion}`;
 
-      // A concurrent writer that passed the same check loses on the unique (stream_id, version).
-      const rows = await tx.event
-        .createManyAndReturn({
-          data: events.map((event, i) => ({
-            eventId: event.metadata.eventId,
-            streamId,
-            version: expectedVersion + 1 + i,
-            type: event.type,
-            schemaVersion: event.schemaVersion,
-            data: event.data as Prisma.InputJsonValue,
-            metadata: event.metadata as unknown as Prisma.InputJsonValue,
-          })),
-        })
-        .catch(onUniqueViolation({ index: 'events_stream_id_version_key', fields: ['stream_id', 'version'] }, conflict));
-      const stored = rows.map(toStoredEvent).sort((a, b) => a.version - b.version);
-      await tx.outbox.createMany({ data: stored.map(({ position }) => ({ position })) });
+    // An idempotency record holds a result computed from the append (its version and positions), so a
+    // claim first reserves the positions and the commit time, under the same version check: reserved once
+    // the stream is seen at expectedVersion, they still come after every earlier event of the stream.
+    let reserved: Reserved | null = null;
+    if (idempotency) {
+      const rows = await this.prisma.$queryRaw<{ position: bigint; at: Date }[]>`
+        SELECT nextval(pg_get_serial_sequence('events', 'position')) AS position, now()::timestamptz(3) AS at
+        FROM generate_series(1, ${events.length}::int) WHERE ${atVersion}`;
+      if (rows.length === 0) throw conflict();
+      reserved = { positions: rows.map((row) => row.position).sort((a, b) => (a < b ? -1 : 1)), at: rows[0]!.at };
+    }
+    const batch = events.map((event, i) => ({
+      position: reserved?.positions[i]!.toString(),
+      event_id: event.metadata.eventId,
+      version: expectedVersion + 1 + i,
+      type: event.type,
+      schema_version: event.schemaVersion,
+      data: event.data,
+      metadata: event.metadata,
+    }));
+    let claim = Prisma.empty;
+    if (idempotency && reserved) {
+      const { userId, key, requestHash } = idempotency;
+      const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, committedAt: reserved.at }));
+      const result = idempotency.result({ version: planned.at(-1)!.version, position: planned.at(-1)!.position, events: planned });
+      claim = Prisma.sql`, claimed AS (
+        INSERT INTO idempotency_records (user_id, key, request_hash, result)
+        SELECT ${userId}, ${key}, ${requestHash}, ${JSON.stringify(result ?? null)}::jsonb
+        WHERE EXISTS (SELECT FROM appended))`;
+    }
 
-      const last = stored[stored.length - 1]!;
-      const result: AppendResult = { version: last.version, position: last.position, events: stored };
-      if (idempotency) {
-        const { userId, key, requestHash } = idempotency;
-        await tx.idempotencyRecord
-          .create({ data: { userId, key, requestHash, result: toJson(idempotency.result(result)) } })
-          .catch(
-            onUniqueViolation({ index: 'idempotency_records_pkey', fields: ['user_id', 'key'] }, () => new IdempotencyKeyTakenError(userId, key)),
-          );
-      }
-      // Delivered on commit only, so a relay never wakes up for rows it cannot see yet.
-      await tx.$executeRaw`SELECT pg_notify('outbox', '')`;
-      return result;
-    }, TX);
+    // Positions left to the column default are drawn as the rows arrive, in version order. NOTIFY is
+    // delivered on commit only, so a relay never wakes up for rows it cannot see yet; one transaction's
+    // identical notices arrive as one. Prisma cannot read a void column, hence the cast.
+    const rows = await this.prisma.$queryRaw<(RawEvent & { notified: string })[]>`
+      WITH appended AS (
+        INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, committed_at)
+        SELECT coalesce(e.position, nextval(pg_get_serial_sequence('events', 'position'))), e.event_id, ${streamId}, e.version,
+          e.type, e.schema_version, e.data, e.metadata, coalesce(${reserved?.at ?? null}::timestamptz, now())
+        FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
+          AS e(position bigint, event_id uuid, version int, type text, schema_version int, data jsonb, metadata jsonb)
+        WHERE ${atVersion}
+        ORDER BY e.version
+        RETURNING ${columns}
+      ), queued AS (
+        INSERT INTO outbox (position) SELECT position FROM appended
+      )${claim}
+      SELECT ${columns}, pg_notify('outbox', '')::text AS notified FROM appended ORDER BY version`.catch(
+      onUniqueViolation([
+        [{ index: 'events_stream_id_version_key', fields: ['stream_id', 'version'] }, conflict],
+        [{ index: 'idempotency_records_pkey', fields: ['user_id', 'key'] }, () => new IdempotencyKeyTakenError(idempotency!.userId, idempotency!.key)],
+      ]),
+    );
+    if (rows.length === 0) throw conflict();
+    const stored = rows.map(fromRaw);
+    const last = stored[stored.length - 1]!;
+    return { version: last.version, position: last.position, events: stored };
   }
 
   // Archived rows first, then hot ones, in one statement: two queries could straddle an archive batch
@@ -260,6 +284,17 @@ function toStoredEvent(row: EventRow): StoredEvent {
 
 const columns = Prisma.raw('position, stream_id, version, type, schema_version, data, metadata, committed_at');
 
+/** The version of a stream, archived part included, 0 for none; one statement sees one table or the other. */
+const currentVersion = (streamId: string) => Prisma.sql`coalesce(GREATEST(
+  (SELECT max(version) FROM events WHERE stream_id = ${streamId}),
+  (SELECT max(version) FROM events_archive WHERE stream_id = ${streamId})), 0)`;
+
+/** Positions (ascending) and the commit time an append with an idempotency claim takes. */
+interface Reserved {
+  positions: bigint[];
+  at: Date;
+}
+
 interface RawEvent {
   position: bigint;
   stream_id: string;
@@ -284,18 +319,16 @@ function fromRaw(row: RawEvent): StoredEvent {
   };
 }
 
-function toJson(value: unknown): Prisma.InputJsonValue | typeof Prisma.JsonNull {
-  return value === null || value === undefined ? Prisma.JsonNull : (value as Prisma.InputJsonValue);
-}
-
-/** Maps a unique violation of one constraint to `toError()`; anything else passes through. */
-function onUniqueViolation(constraint: { index: string; fields: string[] }, toError: () => Error) {
+/** Maps a unique violation of one of the constraints to its error; anything else passes through. */
+function onUniqueViolation(constraints: [{ index: string; fields: string[] }, () => Error][]) {
   return (error: unknown): never => {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-      // adapter-pg reports the index name, pglite-prisma-adapter the columns.
-      const { cause } = (error.meta?.driverAdapterError ?? {}) as { cause?: { constraint?: { index?: string; fields?: string[] } } };
-      const violated = cause?.constraint;
-      if (violated?.index === constraint.index || violated?.fields?.join() === constraint.fields.join()) throw toError();
+    if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === 'P2002' || error.code === 'P2010')) {
+      // adapter-pg reports the index name, pglite-prisma-adapter the columns; a raw query (P2010) says
+      // what kind of error the driver saw.
+      const { cause } = (error.meta?.driverAdapterError ?? {}) as { cause?: { kind?: string; constraint?: { index?: string; fields?: string[] } } };
+      const violated = error.code === 'P2002' || cause?.kind === 'UniqueConstraintViolation' ? cause?.constraint : undefined;
+      for (const [constraint, toError] of constraints)
+        if (violated?.index === constraint.index || violated?.fields?.join() === constraint.fields.join()) throw toError();
     }
     throw error;
   };
