@@ -74,6 +74,11 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
   const streamId = command.data.orderId;
   const commandId = randomUUID();
   const requestHash = options.idempotencyKey ? hashRequest(command.type, options.request) : '';
+  // A new order has no stream to load: createOrder presumes none, and the append's expected version 0
+  // checks that in the database. Whenever the presumption fails (the append conflicts, or the decision
+  // or a pinned version refuses), the order is loaded and decided again, without counting a lost race,
+  // so every answer is the one a load would have given.
+  let presumeNew = command.type === 'CreateOrder';
 
   for (let attempt = 1; ; attempt++) {
     // 0. A repeat of an idempotent command returns the first result and does nothing else. Asked again
@@ -84,7 +89,9 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
     }
 
     // 1. Load the stream (from its snapshot on) and fold it into the state decisions need.
-    const { state, version } = await loadOrder(store, streamId, { useSnapshot: deps.snapshotEvery > 0 });
+    const presumed = presumeNew;
+    presumeNew = false;
+    const { state, version } = presumed ? { state: null, version: 0 } : await loadOrder(store, streamId, { useSnapshot: deps.snapshotEvery > 0 });
 
     // 2. Decide: pure, may reject with a typed error.
     let decided: OrderEvent[];
@@ -95,6 +102,10 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
         throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
       decided = decide(command, state, options.caller);
     } catch (error) {
+      if (presumed) {
+        attempt--;
+        continue;
+      }
       // A repeat whose first run committed after step 0 looked sees that run's order, not its record:
       // the refusal would answer the first run's own effect. Look for the record again before refusing.
       if (options.idempotencyKey && error instanceof AppError) {
@@ -140,6 +151,10 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
         if (first) return repeatResult(first, requestHash);
       }
       if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (presumed) {
+        attempt--;
+        continue;
+      }
       if (options.expectedVersion != null) throw new ConflictError(`order ${streamId} changed concurrently`);
       if (attempt >= deps.maxRetries) throw new ConflictError(`order ${streamId} is too busy; try again`, { attempts: attempt });
       metrics.commandRetries.inc({ command: command.type });

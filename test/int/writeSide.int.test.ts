@@ -258,6 +258,50 @@ describe('when a command fails', () => {
   });
 });
 
+describe('when createOrder names a new order', () => {
+  it('appends without reading the stream: expected version 0 is the check', async () => {
+    const reads: string[] = [];
+    const watched = new Proxy(store as EventStore, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property === 'readStream' || property === 'readSnapshot') reads.push(property);
+        return value.bind(target);
+      },
+    });
+
+    const created = await handlers(watched).createOrder({ items: [item('NEW')] }, as(customer()));
+
+    expect(created.version).toBe(1);
+    expect(reads).toEqual([]);
+    expect(await store.readStream(created.orderId)).toHaveLength(1);
+  });
+});
+
+describe('when createOrder names an order that exists', () => {
+  let henry: Caller;
+  let orderId: string;
+
+  beforeAll(async () => {
+    henry = customer();
+    ({ orderId } = await commands.createOrder({ items: [item('BASE')] }, as(henry)));
+  });
+
+  it('answers as a load would: CONFLICT before any check of the input, and no retry counted', async () => {
+    const retries = await counterValue(metrics.commandRetries, { command: 'CreateOrder' });
+
+    await expect(commands.createOrder({ orderId, items: [item('BAD', 0)] }, as(henry))).rejects.toBeInstanceOf(ConflictError);
+    await expect(commands.createOrder({ orderId, items: [item('OK')] }, as(henry))).rejects.toThrow(`order ${orderId} already exists`);
+    await expect(commands.createOrder({ orderId, items: [item('OK')] }, as(henry, { expectedVersion: 0 }))).rejects.toMatchObject({
+      code: 'CONFLICT',
+      details: { version: 1 },
+    });
+
+    expect(await counterValue(metrics.commandRetries, { command: 'CreateOrder' })).toBe(retries);
+    expect(await store.readStream(orderId)).toHaveLength(1);
+  });
+});
+
 describe('when an OrderCreated was stored in schema version 1, before orders had a currency', () => {
   it('reads it through the upcaster as USD, and the next command works', async () => {
     const frank = customer();
