@@ -3,10 +3,10 @@
 // throws its rows away.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RelayStore } from '../../src/infrastructure/outboxRelay.js';
 import type { EventArchive } from '../../src/infrastructure/postgres/archive.js';
 import {
   type AppendResult,
-  type EventStore,
   type IdempotencyClaim,
   IdempotencyKeyTakenError,
   type NewEvent,
@@ -16,10 +16,10 @@ import {
 
 export function eventStoreContract(
   name: string,
-  make: () => Promise<{ store: EventStore & EventArchive; cleanup: () => Promise<void> }>,
+  make: () => Promise<{ store: RelayStore & EventArchive; cleanup: () => Promise<void> }>,
 ): void {
   describe(`${name} event store`, () => {
-    let store: EventStore & EventArchive;
+    let store: RelayStore & EventArchive;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
@@ -215,6 +215,53 @@ export function eventStoreContract(
         expect(count).toBe(1);
         expect(published).toEqual([appended[0]]);
         expect(await drainOutbox()).toEqual(appended.slice(1));
+      });
+    });
+
+    describe('when the relay publishes several events at once', () => {
+      it('hands every pending event over, each stream in version order, and marks them all published', async () => {
+        const [a, b] = [streamId(), streamId()];
+        const appended = [
+          ...(await store.append(a, 0, [newEvent(), newEvent()])).events,
+          ...(await store.append(b, 0, [newEvent()])).events,
+          ...(await store.append(a, 2, [newEvent()])).events,
+        ];
+        const published: StoredEvent[] = [];
+        const publish = async (event: StoredEvent) => {
+          await new Promise((resolve) => setTimeout(resolve, event.streamId === a ? 20 : 1));
+          published.push(event);
+        };
+
+        expect(await store.relayOutbox(10, publish, { inFlight: 8 })).toBe(4);
+
+        expect(published.filter((event) => event.streamId === a)).toEqual(appended.filter((event) => event.streamId === a));
+        expect(published).toHaveLength(4);
+        expect(await drainOutbox()).toEqual([]);
+      });
+
+      it('keeps the failed event, and every one after it in position order, pending; its stream goes no further', async () => {
+        const [a, b] = [streamId(), streamId()];
+        const appended = [
+          ...(await store.append(a, 0, [newEvent()])).events,
+          ...(await store.append(b, 0, [newEvent()])).events,
+          ...(await store.append(a, 1, [newEvent()])).events,
+          ...(await store.append(b, 1, [newEvent()])).events,
+        ];
+        const failing = appended[0]!;
+        const handed: StoredEvent[] = [];
+
+        const count = await store.relayOutbox(
+          10,
+          async (event) => {
+            handed.push(event);
+            if (event.position === failing.position) throw new Error('bus unavailable');
+          },
+          { inFlight: 8 },
+        );
+
+        expect(count).toBe(0);
+        expect(handed).not.toContainEqual(appended[2]);
+        expect(await drainOutbox()).toEqual(appended);
       });
     });
 

@@ -2,7 +2,7 @@
 // only the adapter inside the PrismaClient and the way NOTIFY reaches us differ.
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { type Event as EventRow, Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import {
   type AppendResult,
   type EventMetadata,
@@ -169,7 +169,12 @@ export class PrismaEventStore implements EventStore, EventArchive {
     return row && { requestHash: row.requestHash, result: row.result };
   }
 
-  async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>): Promise<number> {
+  /**
+   * `inFlight` publishes at once (default 1): the bus stores one connection's messages in the order they
+   * were sent, so a batch need not wait out one acknowledgement per event. An event still waits for the
+   * one before it in its own stream, so a stream never runs ahead of a failure.
+   */
+  async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, { inFlight = 1 }: { inFlight?: number } = {}): Promise<number> {
     return this.prisma.$transaction(async (tx) => {
       // One relay at a time, or two replicas could publish the same stream out of order. The lock
       // ends with the transaction, so a crashed relay cannot keep it.
@@ -177,25 +182,14 @@ export class PrismaEventStore implements EventStore, EventArchive {
         SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`;
       if (!lock?.locked) return 0;
 
-      const pending = await tx.outbox.findMany({
-        where: { publishedAt: null },
-        orderBy: { position: 'asc' },
-        take: limit,
-        include: { event: true },
-      });
-      const published: bigint[] = [];
-      for (const { event } of pending) {
-        try {
-          await publish(toStoredEvent(event));
-        } catch (error) {
-          // Stop here: publishing later events first would reorder their streams on the bus.
-          await tx.outbox.update({
-            where: { position: event.position },
-            data: { attempts: { increment: 1 }, lastError: error instanceof Error ? error.message : String(error) },
-          });
-          break;
-        }
-        published.push(event.position);
+      const pending = await tx.$queryRaw<RawEvent[]>`
+        SELECT ${qualifiedColumns} FROM outbox o JOIN events e ON e.position = o.position
+        WHERE o.published_at IS NULL ORDER BY o.position LIMIT ${limit}`;
+      const { published, failures } = await publishInOrder(pending.map(fromRaw), publish, inFlight);
+      for (const { event, error } of failures) {
+        await tx.$executeRaw`
+          UPDATE outbox SET attempts = attempts + 1, last_error = ${error instanceof Error ? error.message : String(error)}
+          WHERE position = ${event.position}`;
       }
       // By position, not "everything up to the last one": a lower position can commit late.
       if (published.length > 0) {
@@ -269,20 +263,8 @@ export function pgListen(url: string, retryMs = 1_000): OutboxListen {
   };
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    position: row.position,
-    streamId: row.streamId,
-    version: row.version,
-    type: row.type,
-    schemaVersion: row.schemaVersion,
-    data: row.data,
-    metadata: row.metadata as unknown as EventMetadata,
-    committedAt: row.committedAt,
-  };
-}
-
 const columns = Prisma.raw('position, stream_id, version, type, schema_version, data, metadata, committed_at');
+const qualifiedColumns = Prisma.raw('e.position, e.stream_id, e.version, e.type, e.schema_version, e.data, e.metadata, e.committed_at');
 
 /** The version of a stream, archived part included, 0 for none; one statement sees one table or the other. */
 const currentVersion = (streamId: string) => Prisma.sql`coalesce(GREATEST(
@@ -317,6 +299,46 @@ function fromRaw(row: RawEvent): StoredEvent {
     metadata: row.metadata as EventMetadata,
     committedAt: row.committed_at,
   };
+}
+
+/**
+ * Publishes `events` (position order) with at most `inFlight` of them on the wire. An event starts only
+ * after the one before it in its stream was acknowledged, and nothing new starts after a failure.
+ * `published` is the positions acknowledged before the first event, in position order, that was not:
+ * the events after a failure stay pending even when acknowledged (the bus drops the repeat by event id),
+ * exactly as if they had been published one at a time.
+ */
+export async function publishInOrder(
+  events: StoredEvent[],
+  publish: (event: StoredEvent) => Promise<void>,
+  inFlight: number,
+): Promise<{ published: bigint[]; failures: { event: StoredEvent; error: unknown }[] }> {
+  const acked = events.map(() => false);
+  const failures: { event: StoredEvent; error: unknown }[] = [];
+  const streamTails = new Map<string, Promise<boolean>>();
+  const running = new Set<Promise<boolean>>();
+  for (const [i, event] of events.entries()) {
+    while (running.size >= Math.max(1, inFlight)) await Promise.race(running);
+    if (failures.length > 0) break;
+    const task = (streamTails.get(event.streamId) ?? Promise.resolve(true)).then(async (previousAcked) => {
+      if (!previousAcked || failures.length > 0) return false;
+      try {
+        await publish(event);
+        return (acked[i] = true);
+      } catch (error) {
+        failures.push({ event, error });
+        return false;
+      }
+    });
+    streamTails.set(event.streamId, task);
+    running.add(task);
+    void task.then(() => running.delete(task));
+  }
+  await Promise.all(running);
+  const firstMissing = acked.indexOf(false);
+  const published = (firstMissing === -1 ? events : events.slice(0, firstMissing)).map((event) => event.position);
+  failures.sort((a, b) => (a.event.position < b.event.position ? -1 : 1));
+  return { published, failures };
 }
 
 /** Maps a unique violation of one of the constraints to its error; anything else passes through. */
