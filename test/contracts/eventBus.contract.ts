@@ -12,7 +12,7 @@ const eventually = { timeout: 15_000, interval: 20 };
 // `make` must configure an ack wait of at least this long: redelivery sooner proves a nak did it.
 const ACK_WAIT_MS = 1000;
 
-function storedEvent(streamId: string, version: number): StoredEvent {
+export function storedEvent(streamId: string, version: number): StoredEvent {
   return {
     // Beyond Number.MAX_SAFE_INTEGER: a position squeezed through a JS number would lose its last digit.
     position: 9_007_199_254_740_993n + BigInt(version),

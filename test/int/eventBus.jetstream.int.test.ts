@@ -1,6 +1,7 @@
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { BusMessage } from '../../src/ports.js';
 import { JetStreamBus, type JetStreamBusOptions } from '../../src/infrastructure/nats/jetStreamBus.js';
-import { eventBusContract } from '../contracts/eventBus.contract.js';
+import { eventBusContract, storedEvent } from '../contracts/eventBus.contract.js';
 import { uniqueName, urls } from '../services.js';
 
 // Every test connects its own bus to this file's stream, so connecting also proves that creating the
@@ -25,4 +26,28 @@ afterAll(async () => {
   } finally {
     await admin.close();
   }
+});
+
+describe('when NATS comes back without its JetStream store (the stream and consumers are gone)', () => {
+  it('recreates the stream on the next publish and the consumer for the running subscription', async () => {
+    const own = { ...options, stream: uniqueName('EVENTBUS_WIPE'), subjectPrefix: `test.${uniqueName('wipe')}` };
+    const bus = await JetStreamBus.connect(own);
+    const received: BusMessage[] = [];
+    const subscription = await bus.subscribe('wiped-durable', async (message) => {
+      received.push(message);
+      await message.ack();
+    });
+    try {
+      await bus.publish(storedEvent('order-before', 1));
+      await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 5000 });
+
+      await bus.deleteStream();
+      await bus.publish(storedEvent('order-after', 1));
+      await vi.waitFor(() => expect(received.map((m) => m.event.streamId)).toEqual(['order-before', 'order-after']), { timeout: 20_000, interval: 100 });
+    } finally {
+      await subscription.stop();
+      await bus.deleteStream().catch(() => {});
+      await bus.close();
+    }
+  });
 });

@@ -118,10 +118,16 @@ export class JetStreamBus implements EventBus {
   async publish(event: StoredEvent): Promise<void> {
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
-    await this.js.publish(`${this.options.subjectPrefix}.${event.streamId}`, encodeEvent(event), {
-      msgID: event.metadata.eventId,
-      headers: h,
-    });
+    const send = () => this.js.publish(`${this.options.subjectPrefix}.${event.streamId}`, encodeEvent(event), { msgID: event.metadata.eventId, headers: h });
+    try {
+      await send();
+    } catch (error) {
+      // Nothing stores the subject: the server came back without its JetStream store. Recreate the
+      // stream (the outbox still holds everything) and publish again.
+      if (!(error instanceof Error && error.name === 'JetStreamNotEnabled')) throw error;
+      await this.ensureStream();
+      await send();
+    }
   }
 
   async subscribe(
@@ -133,9 +139,21 @@ export class JetStreamBus implements EventBus {
     const consumer = await this.js.consumers.get(this.options.stream, durable);
     // The iterator only asks the server for more once we pull from it, so the client buffers at most
     // `concurrency` messages on top of the ones being handled.
-    const messages = await consumer.consume({ max_messages: concurrency });
+    // Short pulls (5 s, heartbeats every 2.5 s) so a vanished consumer is noticed in seconds, not 30.
+    const messages = await consumer.consume({ max_messages: concurrency, expires: 5000 });
     const inFlight = new Set<Promise<void>>();
     let stopping = false;
+    // consume() keeps pulling when the consumer or the stream disappears (a NATS server back without
+    // its store, a deleted consumer) but never recreates them: do that, and the pulls find them again.
+    void (async () => {
+      for await (const status of messages.status()) {
+        const missing = ['consumer_not_found', 'stream_not_found', 'consumer_deleted', 'heartbeats_missed'];
+        if (stopping || !missing.includes(status.type)) continue;
+        await this.ensureStream()
+          .then(() => this.ensureConsumer(durable))
+          .catch(() => {}); // still unreachable: the next notification tries again
+      }
+    })().catch(() => {}); // the status stream ends with the subscription
 
     const loop = (async () => {
       for await (const m of messages) {
