@@ -88,7 +88,8 @@ export class PrismaEventStore implements EventStore, EventArchive {
         WHERE EXISTS (SELECT FROM appended))`;
     }
 
-    // Positions left to the column default are drawn as the rows arrive, in version order. NOTIFY is
+    // Positions not reserved are drawn by nextval, which Postgres evaluates after the ORDER BY (a volatile
+    // output expression), so they rise with the versions. NOTIFY is
     // delivered on commit only, so a relay never wakes up for rows it cannot see yet; one transaction's
     // identical notices arrive as one. Prisma cannot read a void column, hence the cast.
     const rows = await this.prisma.$queryRaw<(RawEvent & { notified: string })[]>`
