@@ -1,6 +1,6 @@
 // Operate the read models against the configured Postgres and Redis:
 //   npm run projections -- status | rebuild <name|all> | dead-letters [--all] | retry <id|all> | reconcile
-import { type Config, ConfigError, loadConfig } from '../src/config.js';
+import { type Config, loadConfigOrExit } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createEventStore } from '../src/infrastructure/postgres/eventStore.js';
 import { PrismaDeadLetters } from '../src/infrastructure/postgres/deadLetters.js';
@@ -17,14 +17,7 @@ import { projectionStatus, sampleHead } from '../src/projectors/status.js';
 const usage = 'usage: npm run projections -- status | rebuild <name|all> | dead-letters [--all] | retry <id|all> | reconcile';
 const [command, arg] = process.argv.slice(2);
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
+const config: Config = loadConfigOrExit();
 if (!config.DATABASE_URL || !config.REDIS_URL) {
   console.error('DATABASE_URL and REDIS_URL must be set: the embedded read store lives inside the service process');
   process.exit(2);

@@ -1,6 +1,6 @@
 // npm run token -- <userId> [--admin]: prints a bearer token signed with JWT_SECRET (or the development secret).
 import { signToken } from '../src/auth.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 
 const args = process.argv.slice(2);
 const userId = args.find((arg) => !arg.startsWith('--'));
@@ -8,5 +8,5 @@ if (!userId) {
   console.error('usage: npm run token -- <userId> [--admin]');
   process.exit(2);
 }
-const config = loadConfig();
+const config = loadConfigOrExit();
 console.log(await signToken(userId, config.jwtSecret, { admin: args.includes('--admin') }));

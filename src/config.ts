@@ -80,3 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jwtSecret = parsed.data.JWT_SECRET ?? developmentJwtSecret;
   return { ...parsed.data, jwtSecret, usingDevelopmentSecret: !parsed.data.JWT_SECRET };
 }
+
+/** For entry points: the configuration, or the reasons it is invalid on stderr and exit code 2. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}

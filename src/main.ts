@@ -1,15 +1,8 @@
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { createLogger } from './logger.js';
 import { startService } from './service.js';
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 
 const log = createLogger(config.LOG_LEVEL);
 if (config.usingDevelopmentSecret) log.warn('JWT_SECRET is not set: using the fixed development secret; never do this in production');
