@@ -249,8 +249,16 @@ describe('given the board served by a server on the real services, in Chromium',
     });
 
     it('runs a subscription and shows each change as it comes', async () => {
-      await fill('.graphiql-query-editor .monaco-editor', `subscription Live { orderUpdated(id: "${orderId}") { eventType version order { status } } }`);
-      await run();
+      // GraphiQL takes the editor's text into its own state a moment after the edit; running before that
+      // sends the previous document (GraphiQL then says it cannot infer the operation). Edit, let it
+      // settle, and edit again if GraphiQL still ran the old text.
+      for (let attempt = 1; ; attempt++) {
+        await fill('.graphiql-query-editor .monaco-editor', `subscription Live { orderUpdated(id: "${orderId}") { eventType version order { status } } }`);
+        await page.waitForTimeout(500);
+        await run();
+        await expect.poll(async () => /Snapshot|Cannot infer operation/.test(await result()), { timeout: 10_000 }).toBe(true);
+        if (!(await result()).includes('Cannot infer operation') || attempt === 3) break;
+      }
       await expect.poll(result).toContain('"eventType": "Snapshot"');
       const confirmed = await gql(server.url, `mutation($id: ID!) { confirmOrder(orderId: $id) { version } }`, { id: orderId }, alice);
       expect(confirmed.errors).toBeUndefined();
