@@ -21,6 +21,8 @@ export interface CommandResult {
   commandId: string;
   correlationId: string;
   events: string[];
+  /** Commit time of the last event, ISO-8601: the APPENDED stage of the command's receipt. */
+  committedAt?: string;
 }
 
 export interface CommandOptions {
@@ -192,7 +194,7 @@ export async function loadOrder(
   return { state, version };
 }
 
-function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string }[] }): CommandResult {
+function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string; committedAt: Date }[] }): CommandResult {
   return {
     orderId,
     version: append.version,
@@ -200,6 +202,7 @@ function toResult(orderId: string, commandId: string, correlationId: string, app
     commandId,
     correlationId,
     events: append.events.map((event) => event.type),
+    committedAt: append.events.at(-1)?.committedAt.toISOString(),
   };
 }
 

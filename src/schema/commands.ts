@@ -51,7 +51,8 @@ async function run(context: Context, call: (handlers: CommandHandlers) => Promis
   await context.services.receipts
     ?.record(
       { commandId: result.commandId, orderId: result.orderId, userId: requireCaller(context).userId, version: result.version },
-      { ACCEPTED: acceptedAt, APPENDED: new Date().toISOString() },
+      // APPENDED is the commit time: the relay may publish before this process even sees the result.
+      { ACCEPTED: acceptedAt, APPENDED: result.committedAt ?? new Date().toISOString() },
     )
     .catch((error: unknown) => context.services.log.warn({ err: error, commandId: result.commandId }, 'could not record the command receipt'));
   return result;
