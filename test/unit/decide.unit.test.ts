@@ -101,6 +101,27 @@ describe('given no order', () => {
   });
 });
 
+describe('given a create command with a client-chosen orderId', () => {
+  describe('when the id is 1-64 of A-Z a-z 0-9 _ -', () => {
+    it.each(['a', 'Order_1-x', 'x'.repeat(64)])('accepts %j', (orderId) => {
+      expect(decide(command.create({ orderId }), null, alice)).toMatchObject([{ type: 'OrderCreated', data: { orderId } }]);
+    });
+  });
+
+  describe('when the id could break a bus subject or a storage key', () => {
+    it.each(['', 'poison id', 'a.b', 'orders.*', 'a>', 'x'.repeat(65), 'caf\u00e9', 'tab\tid', 'a:b', '{tag}'])('rejects %j with BAD_USER_INPUT on orderId', (orderId) => {
+      const rejected = expectRejection(() => decide(command.create({ orderId }), null, alice), ValidationError, 'BAD_USER_INPUT');
+      expect(rejected.details).toEqual({ field: 'orderId' });
+    });
+  });
+
+  describe('when the id is invalid and an order exists under it', () => {
+    it('answers BAD_USER_INPUT, not CONFLICT', () => {
+      expectRejection(() => decide(command.create({ orderId: 'poison id' }), orderIn('CREATED'), alice), ValidationError, 'BAD_USER_INPUT');
+    });
+  });
+});
+
 describe('given a create command with item limits', () => {
   describe('when the number of lines is at or beyond the limits', () => {
     it.each([

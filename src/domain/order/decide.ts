@@ -1,7 +1,7 @@
 import { ConflictError, ForbiddenError, InvalidStateError, NotFoundError, ValidationError } from '../errors.js';
 import { type Caller, isAdmin, type OrderCommand } from './commands.js';
 import { assertNever, type OrderEvent, type OrderStatus } from './events.js';
-import { checkCurrency, checkItem, checkItems, checkQuantity, checkText, checkTotal, limits } from './rules.js';
+import { checkCurrency, checkItem, checkOrderId, checkItems, checkQuantity, checkText, checkTotal, limits } from './rules.js';
 import { addItem, type OrderState } from './state.js';
 
 // decide(command, state, caller) → events. Pure: no clock, no ids, no I/O; every rejection is a
@@ -26,6 +26,7 @@ function requireAdmin(caller: Caller, action: string): void {
 
 export function createOrder(command: Extract<OrderCommand, { type: 'CreateOrder' }>, state: OrderState | null, caller: Caller): OrderEvent[] {
   const { orderId, currency, items } = command.data;
+  checkOrderId(orderId);
   if (state) throw new ConflictError(`order ${orderId} already exists`);
   checkCurrency(currency);
   checkItems(items);

@@ -13,6 +13,8 @@ export const limits = {
 } as const;
 
 const skuPattern = /^[A-Za-z0-9._-]{1,64}$/;
+// An order id is a NATS subject token and part of Redis keys: no dots, spaces or wildcards, ever.
+const orderIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const currencyPattern = /^[A-Z]{3}$/;
 
 export function checkItem(item: OrderItem): void {
@@ -46,6 +48,10 @@ export function checkTotal(items: OrderItem[]): void {
   const total = items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
   if (total > limits.maxTotalCents)
     throw new ValidationError(`an order may total at most ${limits.maxTotalCents} cents`, { field: 'items' });
+}
+
+export function checkOrderId(orderId: string): void {
+  if (!orderIdPattern.test(orderId)) throw new ValidationError('orderId must be 1-64 of A-Z a-z 0-9 _ -', { field: 'orderId' });
 }
 
 export function checkCurrency(currency: string): void {
