@@ -1,4 +1,5 @@
-// npm run token -- <userId> [--admin]: prints a bearer token signed with JWT_SECRET (or the development secret).
+// npm run token -- <userId> [--admin]: prints a bearer token signed with JWT_SECRET (or the development secret),
+// valid 30 days, carrying JWT_ISSUER / JWT_AUDIENCE when they are set.
 import { signToken } from '../src/auth.js';
 import { loadConfigOrExit } from '../src/config.js';
 
@@ -9,4 +10,4 @@ if (!userId) {
   process.exit(2);
 }
 const config = loadConfigOrExit();
-console.log(await signToken(userId, config.jwtSecret, { admin: args.includes('--admin') }));
+console.log(await signToken(userId, config.jwtSecret, { admin: args.includes('--admin'), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));

@@ -21,8 +21,9 @@ export const maxIdentifierLength = 128;
 
 // Two rules on every string a client sends, before any resolver sees it. Both protect the stores
 // rather than state business rules, which the domain owns:
-// - U+0000 is refused everywhere: Postgres can store it neither in text nor in jsonb, so it could
-//   only ever end in a failed write (a masked INTERNAL_SERVER_ERROR instead of the client's mistake).
+// - U+0000 and strings that are not well-formed Unicode (a lone surrogate such as "\ud800") are refused
+//   everywhere: Postgres can store neither in text nor in jsonb, so they could only ever end in a failed
+//   write (a masked INTERNAL_SERVER_ERROR instead of the client's mistake).
 // - identifiers are at most `maxIdentifierLength` characters: they are keys of unique indexes, and
 //   Postgres refuses an index row over about 2.7 kB.
 
@@ -30,6 +31,8 @@ type Problem = string | null;
 
 function checkString(value: string, identifier: boolean, where: string): Problem {
   if (value.includes('\u0000')) return `${where} contains U+0000, which no string may contain`;
+  // In a /u pattern a paired surrogate is one code point; only a lone half matches \p{Cs}.
+  if (/\p{Cs}/u.test(value)) return `${where} is not well-formed Unicode (a lone surrogate)`;
   if (identifier && value.length > maxIdentifierLength) return `${where} is longer than ${maxIdentifierLength} characters`;
   return null;
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { authenticate, clockToleranceSeconds, signToken } from '../../src/auth.js';
+import { authenticate, clockToleranceSeconds, createAuthenticator, signToken } from '../../src/auth.js';
 import { UnauthenticatedError } from '../../src/domain/errors.js';
 
 const secret = 'unit-test-secret-long-enough';
@@ -45,20 +45,30 @@ describe('given an HS256 token signed with the secret', () => {
   });
 
   it('keeps only string roles, and no roles when the claim is not a list', async () => {
-    const mixed = await new SignJWT({ roles: ['admin', 7, null] }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').sign(key);
-    const single = await new SignJWT({ roles: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('b').sign(key);
+    const mixed = await new SignJWT({ roles: ['admin', 7, null] }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime('1h').sign(key);
+    const single = await new SignJWT({ roles: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('b').setExpirationTime('1h').sign(key);
     expect((await authenticate(`Bearer ${mixed}`, secret))?.roles).toEqual(['admin']);
     expect((await authenticate(`Bearer ${single}`, secret))?.roles).toEqual([]);
   });
 
   it('refuses a token without a subject', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(key);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
     expect((await refusal(`Bearer ${token}`)).message).toBe('token has no subject');
   });
 
   it('refuses a subject too long to be one of our ids', async () => {
     const token = await signToken('x'.repeat(300), secret);
     expect((await refusal(`Bearer ${token}`)).message).toMatch(/subject is longer/);
+  });
+
+  it('refuses a subject that is not well-formed Unicode (a lone surrogate)', async () => {
+    const token = await signToken('alice\ud800', secret);
+    expect((await refusal(`Bearer ${token}`)).message).toBe('token subject is not well-formed Unicode');
+  });
+
+  it('refuses a token without exp: no token is valid forever', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key);
+    expect((await refusal(`Bearer ${token}`)).message).toBe('token has no expiry (exp)');
   });
 
   it('refuses a subject with control characters, which no store of ours could keep', async () => {
@@ -116,12 +126,12 @@ describe('when the token has expired', () => {
 
 describe('when the token is not valid yet (nbf)', () => {
   it('refuses it past the clock tolerance', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setNotBefore(now() + clockToleranceSeconds + 60).sign(key);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setNotBefore(now() + clockToleranceSeconds + 60).setExpirationTime('1h').sign(key);
     expect((await refusal(`Bearer ${token}`)).message).toBe('token is not valid yet (nbf)');
   });
 
   it('accepts it within the clock tolerance', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setNotBefore(now() + 5).sign(key);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setNotBefore(now() + 5).setExpirationTime('1h').sign(key);
     expect(await authenticate(`Bearer ${token}`, secret)).toEqual({ userId: 'a', roles: [] });
   });
 });
@@ -134,5 +144,58 @@ describe('when the header is not a bearer token', () => {
   it('refuses a bearer value that is not a JWT', async () => {
     expect((await refusal('Bearer not-a-jwt')).message).toBe('token is malformed');
     expect((await refusal(`Bearer ${base64url('{')}.${base64url('{}')}.x`)).message).toBe('token is malformed');
+  });
+});
+
+describe('when JWT_ISSUER and JWT_AUDIENCE are set', () => {
+  const rules = { secret, issuer: 'https://id.example.com', audience: 'orders' };
+
+  it('accepts a token that carries both', async () => {
+    const token = await signToken('alice', secret, { issuer: rules.issuer, audience: rules.audience });
+    expect(await authenticate(`Bearer ${token}`, rules)).toEqual({ userId: 'alice', roles: [] });
+  });
+
+  it.each([
+    ['no iss', { audience: 'orders' }, 'token rejected: iss claim'],
+    ['another iss', { issuer: 'https://evil.example.com', audience: 'orders' }, 'token rejected: iss claim'],
+    ['no aud', { issuer: 'https://id.example.com' }, 'token rejected: aud claim'],
+    ['another aud', { issuer: 'https://id.example.com', audience: 'billing' }, 'token rejected: aud claim'],
+  ])('refuses a token with %s', async (_name, claims, message) => {
+    const token = await signToken('alice', secret, claims);
+    const error = await authenticate(`Bearer ${token}`, rules).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect((error as Error).message).toBe(message);
+  });
+
+  it('checks neither when they are unset', async () => {
+    const token = await signToken('alice', secret, { issuer: 'anyone', audience: 'anything' });
+    expect(await authenticate(`Bearer ${token}`, secret)).toEqual({ userId: 'alice', roles: [] });
+  });
+});
+
+describe("given the server's authenticator, which remembers verified tokens", () => {
+  it('answers a token it verified from memory until its exp, then verifies it again and refuses it', async () => {
+    let clock = now();
+    const authenticator = createAuthenticator({ secret }, { now: () => clock });
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(clock + 60).sign(key);
+    expect(await authenticator(`Bearer ${token}`)).toEqual({ userId: 'alice', roles: [] });
+    clock += 60 + clockToleranceSeconds - 1;
+    expect(await authenticator(`Bearer ${token}`)).toEqual({ userId: 'alice', roles: [] });
+    clock += 2;
+    await expect(authenticator(`Bearer ${token}`)).rejects.toThrow('token expired');
+  });
+
+  it('never remembers a refused token, nor one with another signature', async () => {
+    const authenticator = createAuthenticator({ secret });
+    const good = await signToken('alice', secret);
+    const [header, payload] = good.split('.');
+    await expect(authenticator(`Bearer ${header}.${payload}.${'A'.repeat(43)}`)).rejects.toThrow('token signature is invalid');
+    expect(await authenticator(`Bearer ${good}`)).toEqual({ userId: 'alice', roles: [] });
+    await expect(authenticator(`Bearer ${header}.${payload}.${'B'.repeat(43)}`)).rejects.toThrow('token signature is invalid');
+  });
+
+  it('keeps at most maxCached tokens', async () => {
+    const authenticator = createAuthenticator({ secret }, { maxCached: 2 });
+    for (const user of ['a', 'b', 'c', 'a']) expect((await authenticator(`Bearer ${await signToken(user, secret)}`))?.userId).toBe(user);
   });
 });
