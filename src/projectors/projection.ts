@@ -13,6 +13,11 @@ export interface Projection<D> {
   name: string;
   collection: string;
   handles: readonly OrderEvent['type'][];
+  /**
+   * Raised when the keys or document shape the projection writes change: a read store completed under
+   * another layout is not complete for this one, so projectors rebuild it (absent means 1).
+   */
+  layout?: number;
   evolve(doc: D | null, event: ProjectedEvent): D;
   /** The owner of a document, for per-user change notices. */
   ownerOf(doc: D): string;

@@ -59,7 +59,11 @@ export async function listOrders(
   ]);
   const page = entries.slice(0, first);
   const docs = await readStore.getMany<OrderDoc>(orderDetails.collection, page.map((entry) => entry.member));
-  const edges = page.flatMap((entry, i) => (docs[i] ? [{ cursor: encodeCursor(entry), doc: docs[i] }] : []));
+  // A second line behind the index names: a customer's page holds only documents that say they are theirs.
+  const edges = page.flatMap((entry, i) => {
+    const doc = docs[i];
+    return doc && (userId === null || doc.data.userId === userId) ? [{ cursor: encodeCursor(entry), doc }] : [];
+  });
   return { edges, hasNextPage: entries.length > first, endCursor: page.length ? encodeCursor(page.at(-1)!) : null, totalCount };
 }
 

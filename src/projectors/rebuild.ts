@@ -38,7 +38,8 @@ export const rebuildLease = (projection: Projection<unknown>) => `rebuild:${proj
  * Written when a rebuild switches, and lost with everything else when Redis loses its data (a flush, a
  * restart without persistence): its absence tells projectors that documents may be missing.
  */
-export const completeMarker = (projection: Projection<unknown>) => `complete:${projection.collection}`;
+export const completeMarker = (projection: Projection<unknown>) =>
+  `complete:${projection.collection}${(projection.layout ?? 1) > 1 ? `:layout${projection.layout}` : ''}`;
 const LEASE_MS = 15_000;
 const FENCE_MS = 30_000;
 // Events committed while the rebuild read past their position (a lower position committing late) are

@@ -1,4 +1,5 @@
 import type { OrderStatus } from '../domain/order/index.js';
+import { keyPart } from '../keys.js';
 import type { IndexChange } from '../ports.js';
 import type { Projection } from './projection.js';
 
@@ -16,12 +17,15 @@ const statusAfter = {
   OrderCancelled: 'CANCELLED',
 } as const satisfies Record<string, OrderStatus>;
 
-/** Index names, relative to the collection; `listOrders` reads them. */
+/**
+ * Index names, relative to the collection; `listOrders` reads them. A user id is a key segment through
+ * `keyPart`: with it raw, a `sub` of "alice:status:CREATED" named alice's per-status index.
+ */
 export const orderIndex = {
   all: 'all',
   byStatus: (status: OrderStatus) => `status:${status}`,
-  byUser: (userId: string) => `user:${userId}`,
-  byUserAndStatus: (userId: string, status: OrderStatus) => `user:${userId}:status:${status}`,
+  byUser: (userId: string) => `user:${keyPart(userId)}`,
+  byUserAndStatus: (userId: string, status: OrderStatus) => `user:${keyPart(userId)}:status:${status}`,
 };
 
 // Which orders exist, whose they are and in which status: sorted indexes newest first (scored by the
@@ -30,6 +34,8 @@ export const orderIndex = {
 export const userOrders: Projection<UserOrderDoc> = {
   name: 'userOrders',
   collection: 'userOrder',
+  // 2: user ids encoded in index names. A store projected with an older layout is rebuilt at start.
+  layout: 2,
   handles: ['OrderCreated', ...(Object.keys(statusAfter) as (keyof typeof statusAfter)[])],
   evolve(doc, event) {
     if (event.type === 'OrderCreated') return { userId: event.data.userId, status: 'CREATED', createdAt: event.committedAt.toISOString() };
