@@ -38,6 +38,16 @@ export const metrics = {
     buckets: seconds,
     registers: [registry],
   }),
+  outboxOldestSeconds: new Gauge({
+    name: 'orders_outbox_oldest_unpublished_seconds',
+    help: 'Age of the oldest outbox row not yet published nor dead-lettered (sampled by the relay); 0 when none',
+    registers: [registry],
+  }),
+  outboxDeadLettered: new Counter({
+    name: 'orders_outbox_dead_lettered_total',
+    help: 'Outbox rows the relay gave up on after OUTBOX_MAX_ATTEMPTS failed publishes with the bus up',
+    registers: [registry],
+  }),
   eventsPublished: new Counter({
     name: 'orders_events_published_total',
     help: 'Events the relay published and the bus acknowledged',
@@ -77,6 +87,12 @@ export const metrics = {
   activeSubscriptions: new Gauge({
     name: 'orders_active_subscriptions',
     help: 'Open GraphQL subscriptions, by field',
+    labelNames: ['field'] as const,
+    registers: [registry],
+  }),
+  droppedSubscribers: new Counter({
+    name: 'orders_dropped_subscribers_total',
+    help: 'Subscriptions ended because the client stopped reading for SUBSCRIPTION_STALL_MS, by field',
     labelNames: ['field'] as const,
     registers: [registry],
   }),

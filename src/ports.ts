@@ -84,7 +84,7 @@ export interface EventStore {
     idempotency?: IdempotencyClaim,
   ): Promise<AppendResult>;
   /** Events of one stream with version >= fromVersion, in version order, archived ones included. */
-  readStream(streamId: string, fromVersion?: number): Promise<StoredEvent[]>;
+  readStream(streamId: string, fromVersion?: number, limit?: number): Promise<StoredEvent[]>;
   /** Events with position > after, in position order, archived ones included. */
   readAll(after: bigint, limit: number): Promise<StoredEvent[]>;
   headPosition(): Promise<bigint>;

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import { metrics } from '../metrics.js';
 import type { EventBus, EventStore, StoredEvent } from '../ports.js';
+import type { RelayOutboxOptions } from './postgres/eventStore.js';
 
 /**
- * The store as the relay drives it: `inFlight` events may be on their way to the bus at once. A store
- * that ignores the option publishes one at a time, which is slower and just as correct.
+ * The store as the relay drives it: `inFlight` events may be on their way to the bus at once, failed
+ * rows back off and are dead-lettered after `maxAttempts`. A store that ignores the options publishes
+ * one at a time and retries forever, which is slower and just as correct.
  */
 export type RelayStore = EventStore & {
-  relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options?: { inFlight?: number }): Promise<number>;
+  relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options?: RelayOutboxOptions): Promise<number>;
 };
 
 // A JetStream publish waits about one round trip for its acknowledgement; with this many on the wire a
@@ -22,6 +24,10 @@ export interface RelayOptions {
   batch: number;
   /** Unpublished outbox rows, sampled once per drain for the backlog gauge; absent where no cheap count exists. */
   backlog?: () => Promise<number>;
+  /** Age in ms of the oldest row neither published nor dead-lettered (0 when none), sampled per drain for the gauge. */
+  oldestPendingMs?: () => Promise<number>;
+  /** Failures with the bus up after which a row is dead-lettered (OUTBOX_MAX_ATTEMPTS; default 10). */
+  maxAttempts?: number;
 }
 
 /**
@@ -42,6 +48,19 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
     metrics.eventsPublished.inc();
   };
 
+  const relayOptions: RelayOutboxOptions = {
+    inFlight: PUBLISH_IN_FLIGHT,
+    maxAttempts: options.maxAttempts,
+    busUp: () => bus.ping().then(() => true),
+    onDeadLetter: (event, reason, attempts) => {
+      metrics.outboxDeadLettered.inc();
+      log.error(
+        { eventId: event.metadata.eventId, streamId: event.streamId, version: event.version, position: String(event.position), attempts, reason },
+        'outbox row dead-lettered: the bus refused it again and again while answering; see npm run projections -- dead-letters',
+      );
+    },
+  };
+
   const drain = (): Promise<void> => {
     if (draining) {
       again = true;
@@ -52,7 +71,8 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
         again = false;
         try {
           if (options.backlog) metrics.outboxBacklog.set(await options.backlog());
-          while (running && (await store.relayOutbox(options.batch, publish, { inFlight: PUBLISH_IN_FLIGHT })) > 0) {}
+          if (options.oldestPendingMs) metrics.outboxOldestSeconds.set((await options.oldestPendingMs()) / 1000);
+          while (running && (await store.relayOutbox(options.batch, publish, relayOptions)) > 0) {}
         } catch (error) {
           log.warn({ err: error }, 'outbox relay failed; retrying on the next tick');
         }

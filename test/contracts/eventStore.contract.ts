@@ -65,6 +65,14 @@ export function eventStoreContract(
 
         expect(read.map((event) => event.version)).toEqual([2, 3]);
       });
+
+      it('reads one page of at most limit events', async () => {
+        const stream = streamId();
+        await store.append(stream, 0, [newEvent(), newEvent(), newEvent(), newEvent()]);
+
+        expect((await store.readStream(stream, 2, 2)).map((event) => event.version)).toEqual([2, 3]);
+        expect((await store.readStream(stream, 4, 10)).map((event) => event.version)).toEqual([4]);
+      });
     });
 
     describe('when the expected version does not match the stream', () => {

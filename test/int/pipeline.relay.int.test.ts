@@ -7,8 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamBus } from '../../src/infrastructure/nats/jetStreamBus.js';
 import { startRelay } from '../../src/infrastructure/outboxRelay.js';
+import { outboxConsumer } from '../../src/infrastructure/postgres/eventStore.js';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { currentSchemaVersion } from '../../src/domain/order/index.js';
+import type { NewEvent } from '../../src/ports.js';
 import type { EventBus, StoredEvent } from '../../src/ports.js';
-import { uniqueName } from '../services.js';
+import { uniqueName, urls } from '../services.js';
 import { openPipeline, type Pipeline, quietLog, writeOrders } from './fixtures/pipeline.js';
 
 let p: Pipeline;
@@ -22,6 +29,11 @@ afterAll(async () => {
 /** Records what went through `bus.publish`, per relay. */
 function recording(bus: EventBus, log: StoredEvent[]): EventBus {
   return { ...bus, publish: async (event) => (await bus.publish(event), void log.push(event)), ping: () => bus.ping(), close: () => bus.close(), subscribe: (...args) => bus.subscribe(...args) };
+}
+
+function newEvent(type: keyof typeof currentSchemaVersion, data: unknown): NewEvent {
+  const id = randomUUID();
+  return { type, schemaVersion: currentSchemaVersion[type], data, metadata: { eventId: id, commandId: id, correlationId: id, causationId: id, userId: 'mallory' } };
 }
 
 /** Per stream, the versions in the order they went out. */
@@ -44,6 +56,52 @@ describe('when three relays run against one outbox while orders are written', ()
       for (const versions of byStream(published).values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
     } finally {
       await Promise.all(relays.map((relay) => relay.stop()));
+    }
+  });
+});
+
+describe('when one outbox row can never be published (an illegal subject) while other orders are written', () => {
+  it('publishes every other event at once, dead-letters that row after OUTBOX_MAX_ATTEMPTS, and stores each event in the stream once', async () => {
+    const options = { url: urls.nats, stream: uniqueName('POISON'), subjectPrefix: `test.${uniqueName('poison')}`, storage: 'memory' as const };
+    const bus = await JetStreamBus.connect(options);
+    const published: StoredEvent[] = [];
+    const deadLettered: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void deadLettered.push(line) });
+    const before = await p.store.headPosition();
+    // Written before the id rule existed, or by any other writer: the relay must survive it.
+    const poison = 'poison id';
+    await p.store.append(poison, 0, [newEvent('OrderCreated', { orderId: poison, userId: 'mallory', currency: 'USD', items: [{ sku: 'P-1', name: 'p', quantity: 1, unitPriceCents: 1 }] })]);
+    const relay = await startRelay({ store: p.store, bus: recording(bus, published), log, pollMs: 100, batch: 50, maxAttempts: 3 });
+    try {
+      const written = await writeOrders(p.store, { orders: 20, seed: 31 });
+      const goodEvents = Number(await p.store.headPosition()) - Number(before) - 1;
+      // Nothing waits behind the poison row: every other event reaches the bus.
+      await expect.poll(() => published.length, { timeout: 10_000 }).toBe(goodEvents);
+      expect(new Set(published.map((event) => event.streamId))).toEqual(new Set(written));
+
+      // Three counted failures (1 s, then 2 s of backoff) and it is dead-lettered, with a log line.
+      await expect.poll(() => p.deadLetters.list({ unresolvedOnly: true }), { timeout: 15_000 }).toEqual([
+        expect.objectContaining({ consumer: outboxConsumer, streamId: poison, version: 1, deliveries: 3, reason: expect.stringMatching(/not published/) }),
+      ]);
+      expect(deadLettered.join('\n')).toMatch(/outbox row dead-lettered/);
+      const [row] = await p.prisma.$queryRaw<{ attempts: number; dead: boolean }[]>`
+        SELECT attempts, dead_lettered_at IS NOT NULL AS dead FROM outbox o JOIN events e USING (position) WHERE e.stream_id = ${poison}`;
+      expect(row).toEqual({ attempts: 3, dead: true });
+      expect(await p.versions.oldestPendingMs()).toBe(0);
+
+      // The relay keeps running past it: later orders still go out, and nothing was stored twice.
+      const more = await writeOrders(p.store, { orders: 5, seed: 32 });
+      await expect.poll(() => new Set(published.map((event) => event.streamId)).size, { timeout: 10_000 }).toBe(written.length + more.length);
+      const nc = await connect({ servers: urls.nats });
+      try {
+        expect((await (await jetstreamManager(nc)).streams.info(options.stream)).state.messages).toBe(published.length);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await relay.stop();
+      await bus.deleteStream().catch(() => {});
+      await bus.close();
     }
   });
 });

@@ -116,9 +116,14 @@ export class JetStreamBus implements EventBus {
   }
 
   async publish(event: StoredEvent): Promise<void> {
+    const subject = `${this.options.subjectPrefix}.${event.streamId}`;
+    // JetStream drops a repeated event id only within the duplicate window. An event older than most of
+    // it is being published again (a lost ack, a retried outbox row): if its subject already holds this
+    // version or a later one, it was stored, and storing it again would only make a duplicate.
+    if (Date.now() - event.committedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
-    const send = () => this.js.publish(`${this.options.subjectPrefix}.${event.streamId}`, encodeEvent(event), { msgID: event.metadata.eventId, headers: h });
+    const send = () => this.js.publish(subject, encodeEvent(event), { msgID: event.metadata.eventId, headers: h });
     try {
       await send();
     } catch (error) {
@@ -127,6 +132,16 @@ export class JetStreamBus implements EventBus {
       if (!(error instanceof Error && error.name === 'JetStreamNotEnabled')) throw error;
       await this.ensureStream();
       await send();
+    }
+  }
+
+  /** The version of the last message stored on `subject`, or 0 when none is (or it cannot be read). */
+  private async storedVersion(subject: string): Promise<number> {
+    try {
+      const last = await this.jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
+      return last ? decodeEvent(last.string()).version : 0;
+    } catch {
+      return 0;
     }
   }
 

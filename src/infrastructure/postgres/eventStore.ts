@@ -119,12 +119,13 @@ export class PrismaEventStore implements EventStore, EventArchive {
 
   // Archived rows first, then hot ones, in one statement: two queries could straddle an archive batch
   // and see the stream in neither table (or, the other way round, in both).
-  async readStream(streamId: string, fromVersion = 1): Promise<StoredEvent[]> {
+  async readStream(streamId: string, fromVersion = 1, limit?: number): Promise<StoredEvent[]> {
+    // LIMIT NULL is no limit.
     const rows = await this.prisma.$queryRaw<RawEvent[]>`
       SELECT ${columns} FROM events_archive WHERE stream_id = ${streamId} AND version >= ${fromVersion}
       UNION ALL
       SELECT ${columns} FROM events WHERE stream_id = ${streamId} AND version >= ${fromVersion}
-      ORDER BY version`;
+      ORDER BY version LIMIT ${limit ?? null}`;
     return rows.map(fromRaw);
   }
 
@@ -171,11 +172,17 @@ export class PrismaEventStore implements EventStore, EventArchive {
   }
 
   /**
-   * `inFlight` publishes at once (default 1): the bus stores one connection's messages in the order they
-   * were sent, so a batch need not wait out one acknowledgement per event. An event still waits for the
-   * one before it in its own stream, so a stream never runs ahead of a failure.
+   * Publishes up to `limit` pending outbox rows, `inFlight` at once (default 1): the bus stores one
+   * connection's messages in the order they were sent, so a batch need not wait out one acknowledgement
+   * per event. An event still waits for the one before it in its own stream, so a stream never runs
+   * ahead of a failure; other streams go on, so no single row can hold back everyone's events.
+   * A failed row waits out an exponential backoff (and its stream with it). A failure counts against
+   * the row only while the bus answers `busUp`: an outage is no reason to give up on an event. After
+   * `maxAttempts` counted failures the row is dead-lettered (consumer `outbox-relay`) in the same
+   * transaction, and `onDeadLetter` hears of it.
    */
-  async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, { inFlight = 1 }: { inFlight?: number } = {}): Promise<number> {
+  async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options: RelayOutboxOptions = {}): Promise<number> {
+    const { inFlight = 1, maxAttempts = 10, busUp = async () => true, onDeadLetter } = options;
     return this.prisma.$transaction(async (tx) => {
       // One relay at a time, or two replicas could publish the same stream out of order. The lock
       // ends with the transaction, so a crashed relay cannot keep it.
@@ -183,14 +190,36 @@ export class PrismaEventStore implements EventStore, EventArchive {
         SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`;
       if (!lock?.locked) return 0;
 
-      const pending = await tx.$queryRaw<RawEvent[]>`
-        SELECT ${qualifiedColumns} FROM outbox o JOIN events e ON e.position = o.position
-        WHERE o.published_at IS NULL ORDER BY o.position LIMIT ${limit}`;
+      // A stream whose oldest pending row waits out its backoff waits whole, from that row on.
+      const pending = await tx.$queryRaw<(RawEvent & { attempts: number })[]>`
+        WITH waiting AS (
+          SELECT e.stream_id, min(o.position) AS from_position
+          FROM outbox o JOIN events e ON e.position = o.position
+          WHERE o.published_at IS NULL AND o.dead_lettered_at IS NULL AND o.next_attempt_at > now()
+          GROUP BY e.stream_id)
+        SELECT ${qualifiedColumns}, o.attempts FROM outbox o JOIN events e ON e.position = o.position
+        LEFT JOIN waiting w ON w.stream_id = e.stream_id
+        WHERE o.published_at IS NULL AND o.dead_lettered_at IS NULL AND (w.from_position IS NULL OR o.position < w.from_position)
+        ORDER BY o.position LIMIT ${limit}`;
+      const attemptsBefore = new Map(pending.map((row) => [BigInt(row.position), row.attempts]));
       const { published, failures } = await publishInOrder(pending.map(fromRaw), publish, inFlight);
+      const counted = failures.length > 0 && (await busUp().catch(() => false));
       for (const { event, error } of failures) {
-        await tx.$executeRaw`
-          UPDATE outbox SET attempts = attempts + 1, last_error = ${error instanceof Error ? error.message : String(error)}
-          WHERE position = ${event.position}`;
+        const reason = error instanceof Error ? error.message : String(error);
+        const attempts = (attemptsBefore.get(event.position) ?? 0) + (counted ? 1 : 0);
+        if (counted && attempts >= maxAttempts) {
+          await tx.$executeRaw`
+            UPDATE outbox SET attempts = ${attempts}, last_error = ${reason}, dead_lettered_at = now() WHERE position = ${event.position}`;
+          await tx.$executeRaw`
+            INSERT INTO dead_letters (consumer, event_id, stream_id, version, position, reason, deliveries)
+            VALUES (${outboxConsumer}, ${event.metadata.eventId}::uuid, ${event.streamId}, ${event.version}, ${event.position}, ${`not published: ${reason}`}, ${attempts})`;
+          onDeadLetter?.(event, reason, attempts);
+        } else {
+          await tx.$executeRaw`
+            UPDATE outbox SET attempts = ${attempts}, last_error = ${reason},
+              next_attempt_at = now() + ${outboxBackoffMs(attempts)} * interval '1 millisecond'
+            WHERE position = ${event.position}`;
+        }
       }
       // By position, not "everything up to the last one": a lower position can commit late.
       if (published.length > 0) {
@@ -302,30 +331,49 @@ function fromRaw(row: RawEvent): StoredEvent {
   };
 }
 
+/** The dead-letter consumer name of outbox rows the relay gave up on. */
+export const outboxConsumer = 'outbox-relay';
+
+/** How long a row waits after `attempts` failures: 1 s, doubling, at most a minute. */
+export const outboxBackoffMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+
+export interface RelayOutboxOptions {
+  inFlight?: number;
+  /** Counted failures after which a row is dead-lettered (default 10). */
+  maxAttempts?: number;
+  /** Whether the bus answers; a failure while it does not is not counted against the row. */
+  busUp?: () => Promise<boolean>;
+  onDeadLetter?: (event: StoredEvent, reason: string, attempts: number) => void;
+}
+
+// A bus that refuses this many events of one batch is down or sick, not faced with bad rows: the rest of
+// the batch waits for the next round instead of each waiting out a publish timeout now.
+const MAX_FAILURES_PER_BATCH = 8;
+
 /**
  * Publishes `events` (position order) with at most `inFlight` of them on the wire. An event starts only
- * after the one before it in its stream was acknowledged, and nothing new starts after a failure.
- * `published` is the positions acknowledged before the first event, in position order, that was not:
- * the events after a failure stay pending even when acknowledged (the bus drops the repeat by event id),
- * exactly as if they had been published one at a time.
+ * after the one before it in its stream was acknowledged; a failure holds back the rest of its own
+ * stream only. `published` is every position acknowledged; `failures` those that were not, in position
+ * order (events held back behind a failure are in neither: they were not tried).
  */
 export async function publishInOrder(
   events: StoredEvent[],
   publish: (event: StoredEvent) => Promise<void>,
   inFlight: number,
 ): Promise<{ published: bigint[]; failures: { event: StoredEvent; error: unknown }[] }> {
-  const acked = events.map(() => false);
+  const published: bigint[] = [];
   const failures: { event: StoredEvent; error: unknown }[] = [];
   const streamTails = new Map<string, Promise<boolean>>();
   const running = new Set<Promise<boolean>>();
-  for (const [i, event] of events.entries()) {
+  for (const event of events) {
     while (running.size >= Math.max(1, inFlight)) await Promise.race(running);
-    if (failures.length > 0) break;
+    if (failures.length >= MAX_FAILURES_PER_BATCH) break;
     const task = (streamTails.get(event.streamId) ?? Promise.resolve(true)).then(async (previousAcked) => {
-      if (!previousAcked || failures.length > 0) return false;
+      if (!previousAcked || failures.length >= MAX_FAILURES_PER_BATCH) return false;
       try {
         await publish(event);
-        return (acked[i] = true);
+        published.push(event.position);
+        return true;
       } catch (error) {
         failures.push({ event, error });
         return false;
@@ -336,8 +384,7 @@ export async function publishInOrder(
     void task.then(() => running.delete(task));
   }
   await Promise.all(running);
-  const firstMissing = acked.indexOf(false);
-  const published = (firstMissing === -1 ? events : events.slice(0, firstMissing)).map((event) => event.position);
+  published.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   failures.sort((a, b) => (a.event.position < b.event.position ? -1 : 1));
   return { published, failures };
 }

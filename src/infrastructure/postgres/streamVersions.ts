@@ -17,8 +17,16 @@ export class PrismaStreamVersions implements StreamVersions {
     return rows.map((row) => ({ streamId: row.streamId, version: row._max.version!, position: row._max.position! }));
   }
 
-  /** Rows not yet published; the partial range of the (published_at, position) index keeps it cheap. */
+  /** Rows still to publish (dead-lettered ones are not); the (published_at, position) index keeps it cheap. */
   async outboxBacklog(): Promise<number> {
-    return this.prisma.outbox.count({ where: { publishedAt: null } });
+    return this.prisma.outbox.count({ where: { publishedAt: null, deadLetteredAt: null } });
+  }
+
+  /** Age of the oldest row neither published nor dead-lettered; 0 when there is none. */
+  async oldestPendingMs(): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<[{ ms: number | null }]>`
+      SELECT (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS ms
+      FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL`;
+    return row?.ms ?? 0;
   }
 }
