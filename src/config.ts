@@ -28,11 +28,16 @@ const schema = z
         return asked as Role[];
       }),
     JWT_SECRET: z.string().min(16, 'JWT_SECRET must be at least 16 characters').optional(),
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
     OUTBOX_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+    OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+    // /readyz of a relay answers 503 while an event older than this waits to be published.
+    OUTBOX_STALL_MS: z.coerce.number().int().min(1000).default(60_000),
     NATS_STREAM: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ORDERS'),
     NATS_SUBJECT_PREFIX: z.string().min(1).default('orders.events'),
     NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
@@ -60,6 +65,9 @@ const schema = z
     WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(20),
     WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(10),
+    MAX_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).default(200),
+    // A subscriber that has not taken a message for this long is dropped (its buffers freed).
+    SUBSCRIPTION_STALL_MS: z.coerce.number().int().min(100).default(30_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET)

@@ -5,13 +5,15 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
-import { authenticate } from './auth.js';
+import { createAuthenticator, type TokenRules } from './auth.js';
 import { drainable } from './httpDrain.js';
 import { UnauthenticatedError } from './domain/errors.js';
 import type { Caller } from './domain/order/index.js';
+import { callerKey as keyOfCaller } from './keys.js';
 import { registry } from './metrics.js';
+import type { TransportPressure } from './queries/counted.js';
 import type { Context, Services } from './schema/context.js';
 import { documentedError, requestCorrelation, toGraphQLError, useDocumentedErrors, withoutHttpHints } from './schema/errors.js';
 import { schema } from './schema/index.js';
@@ -20,13 +22,14 @@ import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
-import { graphiqlOptions, renderGraphiQL } from './web/graphiql.js';
+import { graphiqlPage } from './web/graphiql.js';
 import { isBoardPath, serveBoard } from './web/static.js';
 
 export interface AppOptions {
   host: string;
   port: number;
-  jwtSecret: string;
+  /** HS256 secret, and the issuer and audience tokens must name when set. */
+  tokens: TokenRules;
   services: Services;
   log: Logger;
   /** Each configured dependency by name; /readyz answers 503 naming those that fail. */
@@ -50,6 +53,8 @@ interface ServerContext {
   correlationId?: string;
   identity?: Identity;
   connectionParams?: Record<string, unknown>;
+  /** The WebSocket an operation came on. */
+  socket?: WebSocket;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -64,11 +69,12 @@ export function buildApp(options: AppOptions) {
   const { production } = security;
   const limiter = options.rateLimiter ?? new MemoryRateLimiter(security.rateLimitPerMinute);
 
+  const authenticate = createAuthenticator(options.tokens);
   const identify = async (authorization: unknown): Promise<Identity> => {
     if (authorization != null && typeof authorization !== 'string')
       return { caller: null, authError: new UnauthenticatedError('authorization must be "Bearer <token>"') };
     try {
-      return { caller: await authenticate(authorization, options.jwtSecret), authError: null };
+      return { caller: await authenticate(authorization), authError: null };
     } catch (error) {
       if (!(error instanceof UnauthenticatedError)) throw error;
       return { caller: null, authError: error };
@@ -82,7 +88,7 @@ export function buildApp(options: AppOptions) {
     return identity;
   };
   /** Whom the rate limit and the connection cap count: the user, or the address of an anonymous caller. */
-  const callerKey = (identity: Identity, address: string | undefined) => (identity.caller ? `user:${identity.caller.userId}` : `ip:${address ?? 'unknown'}`);
+  const callerKey = (identity: Identity, address: string | undefined) => keyOfCaller(identity.caller?.userId, address);
 
   const batches = new WeakSet<Request>();
   // Per operation, before it is parsed: a batch counts each of its operations.
@@ -125,15 +131,19 @@ export function buildApp(options: AppOptions) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: graphiqlOptions,
-    renderGraphiQL,
+    // GraphiQL is served by `handle` below, from memory, rate-limited and with its own CSP.
+    graphiql: false,
     maxRequestBodySize: security.maxBodyBytes,
     batching: { limit: security.maxBatchOperations },
     multipart: false,
     cors: corsOptions(security.corsOrigins),
-    context: async ({ request, identity, correlationId }) => {
+    context: async ({ request, identity, correlationId, res, socket }) => {
       const { caller, authError } = identity ?? (await identifyRequest(request));
-      return { caller, authError, correlationId: correlationId ?? randomUUID(), services: options.services };
+      // A stalled subscriber is dropped with its connection: the socket (WebSocket) or the response (SSE).
+      const drop = socket ? () => socket.terminate() : res ? () => void res.destroy() : undefined;
+      // graphql-ws waits for each send itself; an SSE response is written as fast as Yoga reads.
+      const pressure = !socket && res ? responsePressure(res) : undefined;
+      return { caller, authError, correlationId: correlationId ?? randomUUID(), services: options.services, drop, pressure };
     },
     plugins: [
       // First, so its result hooks run before Yoga's masking, with the context's correlation id at hand.
@@ -180,9 +190,23 @@ export function buildApp(options: AppOptions) {
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     // The order board (src/web) lives where the reads are.
     if (options.services.reads && isBoardPath(path)) return serveBoard(req, res, path);
+    if (path === yoga.graphqlEndpoint && req.method === 'GET' && req.headers.accept?.includes('text/html')) return serveGraphiQL(req, res);
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));
+  };
+
+  const graphiql = graphiqlPage();
+  /** GraphiQL in a browser: rate-limited like any operation, then the page rendered once. */
+  const serveGraphiQL = async (req: IncomingMessage, res: ServerResponse) => {
+    const identity = await identify(req.headers.authorization);
+    const refused = await admit(limiter, callerKey(identity, req.socket.remoteAddress));
+    if (refused) {
+      const body = JSON.stringify({ errors: [{ message: refused.message, extensions: { code: refused.code, ...refused.details } }] });
+      return void res.writeHead(429, { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(refused.details.retryAfterSeconds) }).end(body);
+    }
+    const page = await graphiql();
+    res.writeHead(200, page.headers).end(page.body);
   };
 
   const drain = drainable((req, res) => void handle(req, res));
@@ -292,6 +316,20 @@ export function buildApp(options: AppOptions) {
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       await drain.stop(server, 10_000);
     },
+  };
+}
+
+function responsePressure(res: ServerResponse): TransportPressure {
+  return {
+    bufferedBytes: () => res.writableLength,
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done).off('close', done);
+          resolve();
+        };
+        res.once('drain', done).once('close', done);
+      }),
   };
 }
 

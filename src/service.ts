@@ -24,6 +24,7 @@ import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
 import { createRateLimiter } from './security/rateLimit.js';
+import { createSubscriptionQuota } from './security/subscriptionQuota.js';
 import { buildApp } from './server.js';
 
 export interface RunningService {
@@ -101,8 +102,20 @@ export async function startService(config: Config, log: Logger): Promise<Running
     stops.push(() => receipts.close());
     if (roles.includes('relay')) {
       const backlog = streamVersions ? () => streamVersions.outboxBacklog() : undefined;
-      const relay = await startRelay({ store: store!, bus: bus!, log: log.child({ role: 'relay' }), pollMs: config.OUTBOX_POLL_MS, batch: config.OUTBOX_BATCH, backlog });
+      const oldestPendingMs = streamVersions ? () => streamVersions.oldestPendingMs() : undefined;
+      const relay = await startRelay({
+        store: store!,
+        bus: bus!,
+        log: log.child({ role: 'relay' }),
+        pollMs: config.OUTBOX_POLL_MS,
+        batch: config.OUTBOX_BATCH,
+        maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
+        stallMs: config.OUTBOX_STALL_MS,
+        backlog,
+        oldestPendingMs,
+      });
       stops.push(() => relay.stop());
+      if (oldestPendingMs) readiness.outbox = () => relay.ready();
     }
     if (roles.includes('projector')) {
       const projector = await startProjectorRole(
@@ -123,7 +136,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
       stops.push(() => projector.stop());
     }
 
-    const services: Services = { commands: null, reads: null, receipts: roles.includes('command') ? receipts : null, log };
+    // Its own Redis connection when REDIS_URL is set, so the cap holds across replicas.
+    const quota = createSubscriptionQuota({ redisUrl: roles.includes('query') ? config.REDIS_URL : undefined, redisPrefix: config.REDIS_PREFIX, max: config.MAX_SUBSCRIPTIONS_PER_CALLER }, log);
+    stops.push(() => quota.close());
+    const services: Services = {
+      commands: null,
+      reads: null,
+      receipts: roles.includes('command') ? receipts : null,
+      log,
+      subscriptions: { quota, max: config.MAX_SUBSCRIPTIONS_PER_CALLER, stallMs: config.SUBSCRIPTION_STALL_MS },
+    };
     if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     if (roles.includes('query')) {
       // Subscriptions replay versions the read store no longer holds from the event store. A query-only
@@ -137,13 +159,13 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), receipts };
+      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
     const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
     stops.push(() => rateLimiter.close());
-    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter });
+    const app = buildApp({ host: config.HOST, port: config.PORT, tokens: { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, services, log, readiness, security: securityOptions(config), rateLimiter });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');

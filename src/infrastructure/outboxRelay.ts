@@ -28,6 +28,8 @@ export interface RelayOptions {
   oldestPendingMs?: () => Promise<number>;
   /** Failures with the bus up after which a row is dead-lettered (OUTBOX_MAX_ATTEMPTS; default 10). */
   maxAttempts?: number;
+  /** `ready()` fails while an event older than this waits to be published (OUTBOX_STALL_MS; default 60 s). */
+  stallMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface RelayOptions {
  * done by the store only after the bus acknowledged them; the store's lock lets one relay at a time
  * publish, so several replicas neither double-publish nor reorder a stream.
  */
-export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void> }> {
+export async function startRelay(options: RelayOptions): Promise<{ stop(): Promise<void>; ready(): Promise<void> }> {
   const { store, bus, log } = options;
   let running = true;
   let draining: Promise<void> | null = null;
@@ -87,6 +89,12 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
   const timer = setInterval(() => void drain(), options.pollMs);
   void drain();
   return {
+    /** For /readyz: degraded, not just slow, once an event has waited longer than `stallMs` for the bus. */
+    async ready() {
+      const age = options.oldestPendingMs ? await options.oldestPendingMs() : 0;
+      const stallMs = options.stallMs ?? 60_000;
+      if (age > stallMs) throw new Error(`the oldest unpublished event is ${Math.round(age / 1000)} s old (OUTBOX_STALL_MS ${stallMs})`);
+    },
     async stop() {
       running = false;
       clearInterval(timer);

@@ -19,7 +19,7 @@ export function canSee(caller: Caller, doc: VersionedDoc<OrderDoc>): boolean {
 /**
  * Reads the order document from the read store only. With `minVersion`, waits on the change feed until
  * the document has applied that version, up to `timeoutMs`, then fails with STALE_READ.
- * Someone else's order reads as null, exactly like a missing one.
+ * Someone else's order reads as null, exactly like a missing one; with `minVersion` both end in STALE_READ.
  */
 export async function getOrder(
   deps: OrderQueryDeps,
@@ -44,9 +44,9 @@ export async function getOrder(
     return doc !== null && doc.version >= minVersion;
   });
   metrics.readWaits.inc({ outcome: reached ? 'reached' : 'stale' });
+  // Someone else's order waits out the timeout like an unknown id or one not projected yet: answering
+  // it sooner (or differently) would tell that it exists.
   if (!reached) {
-    // Someone else's order must not leak its existence through a STALE_READ.
-    if (doc === null && (await deps.readStore.get(orderDetails.collection, id)) !== null) return null;
     throw new StaleReadError(`order ${id} has not reached version ${minVersion} within ${timeout} ms`, { minVersion, timeoutMs: timeout });
   }
   return doc;

@@ -12,8 +12,11 @@ export interface OrderUpdate {
   deliveredAt: Date;
 }
 
-/** Where versions the read store no longer holds come from: the event store, read only. */
-export type OrderHistory = (orderId: string) => Promise<StoredEvent[]>;
+/**
+ * Where versions the read store no longer holds come from: the event store, read only, one page of at
+ * most `limit` events from `fromVersion` on, so a long replay never sits in memory whole.
+ */
+export type OrderHistory = (orderId: string, fromVersion: number, limit: number) => Promise<StoredEvent[]>;
 
 export interface OrderUpdatesDeps {
   readStore: ReadStore;
@@ -21,26 +24,32 @@ export interface OrderUpdatesDeps {
   history: OrderHistory;
 }
 
+/** Events read per page of a replay: a page and one document are what a replaying subscriber holds. */
+export const REPLAY_PAGE = 200;
+
+const finalStatuses: ReadonlySet<OrderDoc['status']> = new Set(['DELIVERED', 'CANCELLED']);
+
 /**
- * Every version of an order's document past `after`, rebuilt from its events with the same pure evolve
- * the projector uses. The newest comes from the read store as written; older ones were replaced there,
- * so their projectedAt is the moment they are replayed here.
+ * Every version of an order's document past `after`, up to the read store's `upTo`, rebuilt from its
+ * events with the same pure evolve the projector uses, one page at a time and only as fast as the
+ * subscriber takes them (the caller awaits each step before asking for the next). The newest comes
+ * from the read store as written; older ones were replaced there, so their projectedAt is now.
  */
-async function replay(deps: OrderUpdatesDeps, id: string, after: number, upTo: VersionedDoc<OrderDoc>): Promise<{ doc: VersionedDoc<OrderDoc>; eventType: string }[]> {
-  const events = await deps.history(id);
-  const replayed: { doc: VersionedDoc<OrderDoc>; eventType: string }[] = [];
+async function* replay(history: OrderHistory, id: string, after: number, upTo: VersionedDoc<OrderDoc>): AsyncGenerator<{ doc: VersionedDoc<OrderDoc>; eventType: string }> {
   let data: OrderDoc | null = null;
-  for (const event of events) {
-    if (event.version > upTo.version) break;
-    data = orderDetails.evolve(data, toProjected(event));
-    if (event.version <= after) continue;
-    const doc =
-      event.version === upTo.version
-        ? upTo
-        : { version: event.version, eventAt: event.committedAt.toISOString(), projectedAt: new Date().toISOString(), data };
-    replayed.push({ doc, eventType: event.type });
+  for (let from = 1; from <= upTo.version; ) {
+    const page = await history(id, from, Math.min(REPLAY_PAGE, upTo.version - from + 1));
+    if (page.length === 0) return;
+    for (const event of page) {
+      if (event.version > upTo.version) return;
+      data = orderDetails.evolve(data, toProjected(event));
+      if (event.version <= after) continue;
+      yield event.version === upTo.version
+        ? { doc: upTo, eventType: event.type }
+        : { doc: { version: event.version, eventAt: event.committedAt.toISOString(), projectedAt: new Date().toISOString(), data }, eventType: event.type };
+    }
+    from = page.at(-1)!.version + 1;
   }
-  return replayed;
 }
 
 interface Watch {
@@ -49,6 +58,8 @@ interface Watch {
   sinceVersion?: number | null;
   /** Which change notices concern this subscription. */
   accepts(notice: ChangeNotice): boolean;
+  /** Ends the subscription once the order reached a final state (a single-order subscription). */
+  completeOnFinal?: boolean;
 }
 
 /**
@@ -57,36 +68,55 @@ interface Watch {
  * When the feed skips versions (a notice lost, or a projector that repaired a gap in one write) the
  * missing ones are replayed from the event store. `previousVersion` is per order. The feed is joined
  * before the first read, so nothing falls between.
+ *
+ * What one subscriber holds is bounded: pending notices are kept per order, the newest only (the read
+ * store and the event store hold the rest), and a replay is read a page at a time as it is consumed.
  */
 function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): AsyncIterable<OrderUpdate> {
   return new Repeater<OrderUpdate>(async (push, stop) => {
-    const notices: ChangeNotice[] = [];
+    // Insertion order is arrival order; a newer notice for the same order replaces the older one.
+    const pending = new Map<string, ChangeNotice & { skipped: boolean }>();
     let wake: (() => void) | null = null;
     const unsubscribe = await deps.feed.subscribe((notice) => {
       if (notice.collection !== orderDetails.collection || !watch.accepts(notice)) return;
-      notices.push(notice);
+      const earlier = pending.get(notice.id);
+      if (earlier && earlier.version >= notice.version) return;
+      pending.delete(notice.id);
+      pending.set(notice.id, { ...notice, skipped: earlier !== undefined });
       wake?.();
     });
     /** Per order: the last version sent (or the starting point), and whether anything was sent yet. */
     const sent = new Map<string, { last: number | null; first: boolean }>();
     const track = (id: string) => sent.get(id) ?? sent.set(id, { last: watch.sinceVersion ?? null, first: true }).get(id)!;
+    let finished = false;
 
     const emit = async (id: string, doc: VersionedDoc<OrderDoc>, eventType: string) => {
       const order = track(id);
-      await push({ doc, eventType, previousVersion: order.first ? null : order.last, deliveredAt: new Date() });
+      // A resumed subscription's first message follows the version the client said it has.
+      const previousVersion = order.first ? (watch.sinceVersion ?? null) : order.last;
       order.first = false;
       order.last = doc.version;
+      await push({ doc, eventType, previousVersion, deliveredAt: new Date() });
+      if (watch.completeOnFinal && finalStatuses.has(doc.data.status)) finished = true;
     };
 
     /** Brings the subscriber from what it last saw of `id` to the read store's current document. */
     const advance = async (id: string, announced: string | null) => {
       const { last } = track(id);
       const doc = await deps.readStore.get<OrderDoc>(orderDetails.collection, id);
+      // Someone else's order and an unknown id look the same: nothing is sent.
       if (!doc || !canSee(caller, doc)) return;
       if (last === null) return emit(id, doc, 'Snapshot');
-      if (doc.version <= last) return;
+      if (doc.version <= last) {
+        // Resumed at (or past) a final version: there is nothing left to say.
+        if (watch.completeOnFinal && finalStatuses.has(doc.data.status)) finished = true;
+        return;
+      }
       if (doc.version === last + 1 && announced) return emit(id, doc, announced);
-      for (const step of await replay(deps, id, last, doc)) await emit(id, step.doc, step.eventType);
+      for await (const step of replay(deps.history, id, last, doc)) {
+        if (stopped) return;
+        await emit(id, step.doc, step.eventType);
+      }
     };
 
     let stopped = false;
@@ -96,28 +126,30 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
     });
     try {
       for (const id of watch.initial) await advance(id, null);
-      while (!stopped) {
-        const notice = notices.shift();
-        if (notice) {
+      while (!stopped && !finished) {
+        const next = pending.values().next();
+        if (!next.done) {
+          const notice = next.value;
+          pending.delete(notice.id);
           // An order first heard of now is new to this subscription: all of it is news, from version 1.
           if (!sent.has(notice.id)) sent.set(notice.id, { last: 0, first: true });
           const { last } = track(notice.id);
-          const more = notices.some((n) => n.id === notice.id && n.version > notice.version);
-          if (last === null || notice.version > last) await advance(notice.id, more ? null : notice.eventType);
+          if (last === null || notice.version > last) await advance(notice.id, notice.skipped ? null : notice.eventType);
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
       }
+      stop();
     } finally {
       await unsubscribe();
     }
   });
 }
 
-/** One order: `orderUpdated(id, sinceVersion)`. */
+/** One order: `orderUpdated(id, sinceVersion)`; completes after delivering a final state. */
 export function orderUpdates(deps: OrderUpdatesDeps, caller: Caller, id: string, sinceVersion: number | null = null): AsyncIterable<OrderUpdate> {
-  return watchOrders(deps, caller, { initial: [id], sinceVersion, accepts: (notice) => notice.id === id });
+  return watchOrders(deps, caller, { initial: [id], sinceVersion, accepts: (notice) => notice.id === id, completeOnFinal: true });
 }
 
 /** Every order of the caller: `myOrdersUpdated`, starting with the current state of `initial`. */

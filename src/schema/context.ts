@@ -3,8 +3,10 @@ import type { CommandHandlers } from '../commands/index.js';
 import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import type { Caller } from '../domain/order/index.js';
 import type { ChangeFeed, ReadStore, ReceiptStore } from '../ports.js';
+import type { TransportPressure } from '../queries/counted.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
+import type { SubscriptionQuota } from '../security/subscriptionQuota.js';
 
 /** What resolvers may use; a role that is not running leaves its part null. */
 export interface Services {
@@ -13,6 +15,8 @@ export interface Services {
   receipts: ReceiptStore | null;
   log: Logger;
   reads: { readStore: ReadStore; feed: ChangeFeed; waiter: VersionWaiter; history: OrderHistory; receipts: ReceiptStore } | null;
+  /** MAX_SUBSCRIPTIONS_PER_CALLER over WebSocket and SSE together, and SUBSCRIPTION_STALL_MS. */
+  subscriptions: { quota: SubscriptionQuota; max: number; stallMs: number };
 }
 
 export interface Context {
@@ -21,6 +25,10 @@ export interface Context {
   authError: UnauthenticatedError | null;
   correlationId: string;
   services: Services;
+  /** Closes the connection this operation came on (a stalled subscriber's); absent where there is none. */
+  drop?: (() => void) | undefined;
+  /** What the connection holds unsent (an SSE response), so a subscription's stream can wait for it. */
+  pressure?: TransportPressure | undefined;
 }
 
 export function requireCaller(context: Context): Caller {

@@ -1,14 +1,14 @@
-import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { ValidationError } from '../domain/errors.js';
+import { callerKey } from '../keys.js';
+import { RateLimitedError } from '../security/rateLimit.js';
 import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
 import { counted } from '../queries/counted.js';
-import { canSee } from '../queries/getOrder.js';
 import { myOrderUpdates, type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
 import { listOrders, MAX_PAGE } from '../projectors/queries.js';
 import { projectionStatusUpdates } from '../queries/projectionStatusUpdates.js';
 import { ProjectionStatusRef, readProjectionStatus } from './readModels.js';
-import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import { builder } from './builder.js';
-import { requireCaller, requireService } from './context.js';
+import { type Context, requireCaller, requireService } from './context.js';
 import { Freshness, Order } from './order.js';
 
 const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
@@ -16,7 +16,11 @@ const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
     order: t.field({ type: Order, resolve: (u) => u.doc }),
     eventType: t.exposeString('eventType', { description: 'the event that produced this version; "Snapshot" for a first message of current state' }),
     version: t.int({ resolve: (u) => u.doc.version }),
-    previousVersion: t.int({ nullable: true, description: 'version of the message before this one on this subscription; null on the first', resolve: (u) => u.previousVersion }),
+    previousVersion: t.int({
+      nullable: true,
+      description: 'version of the message before this one on this subscription; on the first message: sinceVersion when the subscription was resumed with it, else null',
+      resolve: (u) => u.previousVersion,
+    }),
     freshness: t.field({ type: Freshness, resolve: (u) => u.doc }),
     deliveredAt: t.field({ type: 'DateTime', description: 'when the server pushed this message', resolve: (u) => u.deliveredAt }),
     endToEndLagMs: t.float({ description: 'deliveredAt - freshness.eventAt', resolve: (u) => u.deliveredAt.getTime() - Date.parse(u.doc.eventAt) }),
@@ -35,50 +39,66 @@ const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').im
   }),
 });
 
+/**
+ * Opens a subscription for the caller within MAX_SUBSCRIPTIONS_PER_CALLER (WebSocket and SSE alike, all
+ * replicas together where Redis is there), counts it while open and drops a subscriber that stops
+ * reading. The slot is given back however the stream ends, also when opening it fails.
+ */
+async function held<T>(ctx: Context, field: string, open: () => Promise<AsyncIterable<T>> | AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const caller = requireCaller(ctx);
+  const { quota, max, stallMs } = ctx.services.subscriptions;
+  const release = await quota.acquire(callerKey(caller.userId));
+  if (!release) throw new RateLimitedError(`at most ${max} open subscriptions per caller: end one first`, { limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' });
+  try {
+    return counted(field, await open(), { release, stallMs, onStall: ctx.drop, pressure: ctx.pressure });
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
 builder.subscriptionFields((t) => ({
   myOrdersUpdated: t.field({
     type: OrderUpdateRef,
     description: `every order of the caller: first the current state of the ${MAX_PAGE} newest, then each change, per order in version order`,
-    subscribe: async (_, __, ctx) => {
-      const caller = requireCaller(ctx);
-      const reads = requireService(ctx, 'reads');
-      const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
-      return counted('myOrdersUpdated', myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse()));
-    },
+    subscribe: (_, __, ctx) =>
+      held(ctx, 'myOrdersUpdated', async () => {
+        const caller = requireCaller(ctx);
+        const reads = requireService(ctx, 'reads');
+        const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
+        return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
+      }),
     resolve: (update) => update,
   }),
   projectionStatus: t.field({
     type: [ProjectionStatusRef],
     description: 'admin; pushed on change, at most once a second',
-    subscribe: async (_, __, ctx) => {
-      const reads = requireService(ctx, 'reads');
-      const caller = requireCaller(ctx);
-      await readProjectionStatus(reads.readStore, caller);
-      return counted('projectionStatus', projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller)));
-    },
+    subscribe: (_, __, ctx) =>
+      held(ctx, 'projectionStatus', async () => {
+        const reads = requireService(ctx, 'reads');
+        const caller = requireCaller(ctx);
+        await readProjectionStatus(reads.readStore, caller);
+        return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
+      }),
     resolve: (statuses) => statuses,
   }),
   commandStatus: t.field({
     type: CommandReceiptRef,
     description: 'each stage as it is reached, then completes',
     args: { commandId: t.arg.id({ required: true }) },
-    subscribe: async (_, args, ctx) => counted('commandStatus', await commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId))),
+    subscribe: (_, args, ctx) => held(ctx, 'commandStatus', () => commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId))),
     resolve: (receipt) => receipt,
   }),
   orderUpdated: t.field({
     type: OrderUpdateRef,
     description:
-      'First the current state (or every version after sinceVersion), then each change in version order, without gaps: a client that missed messages resubscribes with sinceVersion and loses nothing.',
+      'First the current state (or every version after sinceVersion), then each change in version order, without gaps: a client that missed messages resubscribes with sinceVersion and loses nothing. Completes after it has delivered a final state (DELIVERED or CANCELLED), also when the order was already final at subscription: then right after the Snapshot.',
     args: { id: t.arg.id({ required: true }), sinceVersion: t.arg.int() },
-    subscribe: async (_, args, ctx) => {
-      const caller = requireCaller(ctx);
-      const reads = requireService(ctx, 'reads');
-      const id = String(args.id);
-      const doc = await reads.readStore.get<OrderDoc>(orderDetails.collection, id);
-      if (doc && !canSee(caller, doc)) throw new NotFoundError(`order ${id} not found`);
+    // Another customer's order and an unknown id are alike: the subscription stays open and sends nothing.
+    subscribe: (_, args, ctx) => {
       if (args.sinceVersion != null && (!Number.isInteger(args.sinceVersion) || args.sinceVersion < 0))
         throw new ValidationError('sinceVersion must be 0 or more');
-      return counted('orderUpdated', orderUpdates(reads, caller, id, args.sinceVersion ?? null));
+      return held(ctx, 'orderUpdated', () => orderUpdates(requireService(ctx, 'reads'), requireCaller(ctx), String(args.id), args.sinceVersion ?? null));
     },
     resolve: (update) => update,
   }),

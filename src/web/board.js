@@ -7,6 +7,16 @@
 // did not see, and is followed with `commandStatus` until it is projected.
 import { createClient } from './vendor/graphql-ws/client.js';
 
+// A sign-in link is `/#token=<token>`: a fragment never reaches the server (nor its logs or a proxy's).
+// The first thing the page does is replace its history entry with the bare path, so the token stays in
+// neither the address bar nor the browser's history. `?token=` still works, and is replaced the same way.
+const linkedToken = (() => {
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get('token');
+  const fromQuery = new URLSearchParams(location.search).get('token');
+  if (fromFragment || fromQuery) history.replaceState(null, '', location.pathname);
+  return fromFragment ?? fromQuery;
+})();
+
 const customerRows = 20;
 // Below WS_MAX_SUBSCRIPTIONS (20 by default) with projectionStatus and one commandStatus beside them.
 const adminRows = 16;
@@ -528,11 +538,8 @@ setInterval(tickAges, 250);
 setInterval(() => state.user && drawChart(), 1000);
 new ResizeObserver(() => state.user && drawChart()).observe($('lag-chart'));
 
-// `?token=` signs in directly (links, tests); it leaves the address bar at once, and the page sends no Referer.
-const params = new URLSearchParams(location.search);
-const linked = params.get('token');
-if (linked) history.replaceState(null, '', location.pathname);
-const token = linked ?? sessionStorage.getItem('board.token');
+// `#token=` signs in directly (links, tests); see linkedToken at the top.
+const token = linkedToken ?? sessionStorage.getItem('board.token');
 if (token) signIn(token);
 else $('signin').hidden = false;
 drawChart();

@@ -35,7 +35,7 @@ export const boardContentSecurityPolicy = [
 const headers = {
   'content-security-policy': boardContentSecurityPolicy,
   'x-content-type-options': 'nosniff',
-  // `/?token=` signs in: never let that URL travel in a Referer.
+  // A `/?token=` link (the old form of `/#token=`) must never travel in a Referer.
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
   'cache-control': 'no-cache',

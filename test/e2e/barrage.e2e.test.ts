@@ -108,7 +108,7 @@ describe('given a service under a barrage of hostile requests', () => {
   beforeAll(async () => {
     services = await isolatedServices('barrage');
     database = services.database;
-    server = await startServer({ ...services.env, RATE_LIMIT_PER_MINUTE: String(rateLimitPerMinute) });
+    server = await startServer({ ...services.env, RATE_LIMIT_PER_MINUTE: String(rateLimitPerMinute), SUBSCRIPTION_STALL_MS: '2000' });
   });
 
   afterAll(async () => {
@@ -130,7 +130,13 @@ describe('given a service under a barrage of hostile requests', () => {
       none: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'mallory', roles: ['admin'] })}.`,
       rs256: await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'RS256' }).setSubject('mallory').sign(rsKey),
       garbage: rng.text(40, 'abcdefghijklmnop.-_'),
+      loneSurrogate: await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory\udc00').setExpirationTime('1h').sign(key),
+      noExp: await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('forever').sign(key),
     };
+    // Valid tokens whose subjects spell other users' storage keys: they must see nobody's orders but their own.
+    const keySpellers = await Promise.all(
+      ['alice:status:CREATED', 'alice*', '{alice}', 'alice}', '*', 'user:alice', 'bob:status:PAID:x', '%0041lice'].map(async (sub) => ({ sub, token: await tokenFor(sub) })),
+    );
     const victims: string[] = [];
     const victim = (index: number) => victims[index % Math.max(1, victims.length)] ?? '00000000-0000-4000-8000-000000000000';
     /** Anonymous and badly signed requests come from several addresses: the limit for them is per IP. */
@@ -146,6 +152,8 @@ describe('given a service under a barrage of hostile requests', () => {
       from?: string;
       /** Aimed at a valid user's order, known only once the customers have created some. */
       atVictim?: { query: string; variables: Record<string, unknown>; index: number; expectNullOrder: boolean };
+      /** Every order listed must belong to this user id. */
+      ownerOnly?: string;
     };
     const attacker = (n: number) => ({ ...json, authorization: `Bearer ${attackers[n % attackers.length]}` });
     const deep = (depth: number, open: string, close: string, inner: string) => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
@@ -255,6 +263,31 @@ describe('given a service under a barrage of hostile requests', () => {
           ? { category: 'huge batches', headers: json, body: JSON.stringify(Array.from({ length: size }, () => ({ query: '{ __typename }' }))), from: from(n) }
           : { category: 'huge batches', headers: attacker(n), body: JSON.stringify(Array.from({ length: small }, hostileOperation)) };
       }],
+      ['hostile order ids', 6, (n) => ({
+        category: 'hostile order ids',
+        headers: attacker(n),
+        body: gqlBody(createMutation, { input: { orderId: rng.pick(['poison id', '', 'a.b', 'orders.*', 'orders.>', 'x'.repeat(65), '\u00fcber-1', 'tab\tid', 'a:b', '{tag}', ' ']), items: [{ sku: 'H-1', name: 'h', quantity: 1, unitPriceCents: 1 }] } }),
+      })],
+      ['lone surrogates', 5, (n) => {
+        const lone = rng.pick(['\ud800', '\udfff', 'a\ud83c', '\udc00b']);
+        return rng.pick<Spec>([
+          { category: 'lone surrogates', headers: attacker(n), body: gqlBody(createMutation, { input: { items: [{ sku: 'S-1', name: lone, quantity: 1, unitPriceCents: 1 }] } }) },
+          { category: 'lone surrogates', headers: attacker(n), body: gqlBody(createMutation, { input: { currency: lone, items: [{ sku: 'S-1', name: 's', quantity: 1, unitPriceCents: 1 }] }, key: lone }) },
+          { category: 'lone surrogates', headers: attacker(n), body: gqlBody('mutation($id: ID!, $r: String!) { cancelOrder(orderId: $id, reason: $r) { version } }', { id: lone, r: lone }) },
+          { category: 'lone surrogates', headers: attacker(n), body: gqlBody(`mutation { createOrder(input: { items: [{ sku: "S-2", name: "x${lone.replace(/[\ud800-\udfff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16)}`)}", quantity: 1, unitPriceCents: 1 }] }) { orderId } }`) },
+          { category: 'lone surrogates', headers: { ...json, authorization: `Bearer ${badTokens.loneSurrogate}` }, body: gqlBody('{ orders { totalCount } }'), from: from(n) },
+          { category: 'lone surrogates', headers: { ...json, authorization: `Bearer ${badTokens.noExp}` }, body: gqlBody('{ orders { totalCount } }'), from: from(n) },
+        ]);
+      }],
+      ['subs spelling other keys', 6, () => {
+        const speller = rng.pick(keySpellers);
+        return {
+          category: 'subs spelling other keys',
+          headers: { ...json, authorization: `Bearer ${speller.token}` },
+          body: gqlBody('query($s: OrderStatus) { orders(status: $s, first: 100) { totalCount edges { node { id userId items { name } } } } }', { s: rng.pick([null, 'CREATED', 'CONFIRMED', 'PAID', 'CANCELLED', 'DELIVERED']) }),
+          ownerOnly: speller.sub,
+        };
+      }],
       ['CSRF and transport', 5, (n) =>
         rng.pick<Spec>([
           { category: 'CSRF and transport', method: 'GET', path: `/graphql?query=${encodeURIComponent('{ __typename }')}`, headers: {}, from: from(n) },
@@ -293,6 +326,10 @@ describe('given a service under a barrage of hostile requests', () => {
       const { codes, violation } = answer.status === 0 ? { codes: [], violation: answer.text } : judge(answer.status, answer.text);
       if (violation) violations.push(`[${spec.category}] ${violation}`);
       if (spec.atVictim?.expectNullOrder && codes.includes('ok') && JSON.parse(answer.text).data?.order !== null) violations.push(`[${spec.category}] another user's order was readable: ${answer.text.slice(0, 200)}`);
+      if (spec.ownerOnly !== undefined && codes.includes('ok')) {
+        const listed = JSON.parse(answer.text).data.orders as { totalCount: number; edges: { node: { userId: string } }[] };
+        if (listed.totalCount !== 0 || listed.edges.some((edge) => edge.node.userId !== spec.ownerOnly)) violations.push(`[${spec.category}] ${spec.ownerOnly} listed others' orders: ${answer.text.slice(0, 200)}`);
+      }
       record(spec.category, [...codes.map((code) => `${code}`), `HTTP ${answer.status}`]);
     }
 
@@ -406,6 +443,32 @@ describe('given a service under a barrage of hostile requests', () => {
       }
     }
 
+    // ---- SSE subscribers that never read: long replays and live streams, each dropped once stalled ---
+    /** Opens an SSE subscription and reads nothing; answers the status, then lets the server drop it. */
+    function unreadSse(token: string, query: string, variables: Record<string, unknown>): Promise<Answer> {
+      return new Promise((resolve) => {
+        const body = gqlBody(query, variables);
+        const target = new URL(`${server.url}/graphql`);
+        const req = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.pause();
+          resolve({ status: res.statusCode ?? 0, text: '', headers: res.headers });
+          setTimeout(() => req.destroy(), rng.int(200, 3000));
+        });
+        req.on('error', () => resolve({ status: 0, text: 'connection failed', headers: {} }));
+        req.end(body);
+      });
+    }
+    const sseSessions: (() => Promise<void>)[] = [];
+    const replayer = await tokenFor(uniqueName('replayer'));
+    let longOrder = '';
+    for (let n = 0; n < 24; n++)
+      sseSessions.push(async () => {
+        const category = n % 2 ? 'unread SSE: long replays' : 'unread SSE: live streams';
+        const answer = await unreadSse(replayer, n % 2 ? 'subscription($id: ID!) { orderUpdated(id: $id, sinceVersion: 0) { version order { items { name } } } }' : 'subscription { myOrdersUpdated { version } }', { id: longOrder });
+        if (answer.status !== 200 && answer.status !== 429) violations.push(`[${category}] HTTP ${answer.status}`);
+        record(category, [`HTTP ${answer.status}`]);
+      });
+
     // ---- valid commands from several users, and what they must leave in the event store ------------
     const expected = new Map<string, string>(); // `${orderId}@${version}` → event type
     let validCommands = 0;
@@ -454,11 +517,20 @@ describe('given a service under a barrage of hostile requests', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
+    // One order with a long history for the replays: 60 item changes after its creation.
+    const longLines = Array.from({ length: 20 }, (_, i) => ({ sku: `LONG-${i}`, name: `Line ${i}`.padEnd(200, '.'), quantity: 1, unitPriceCents: 10 }));
+    const long = await valid(replayer, createMutation, { input: { items: longLines } });
+    longOrder = long.orderId;
+    remember(longOrder, long);
+    for (let k = 0; k < 60; k++) {
+      const change = k % 2 === 0 ? await valid(replayer, 'mutation($id: ID!) { removeOrderItem(orderId: $id, sku: "LONG-0") { version events } }', { id: longOrder }) : await valid(replayer, 'mutation($id: ID!, $item: OrderItemInput!) { addOrderItem(orderId: $id, item: $item) { version events } }', { id: longOrder, item: longLines[0] });
+      remember(longOrder, change);
+    }
     const startedAt = Date.now();
     // Customers first get a head start, so "other users' ids" has real victims to aim at.
     const customers = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name, i) => customer(name, prng(seed + i + 1)));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const queue = [...specs.map((spec) => () => fire(spec)), ...wsSessions];
+    const queue = [...specs.map((spec) => () => fire(spec)), ...wsSessions, ...sseSessions];
     for (let i = queue.length - 1; i > 0; i--) {
       const j = rng.int(0, i);
       [queue[i], queue[j]] = [queue[j]!, queue[i]!];
@@ -493,7 +565,7 @@ describe('given a service under a barrage of hostile requests', () => {
       });
     console.log(
       [
-        `barrage: seed ${seed}, ${total} hostile requests (${specs.length} HTTP, ${wsSessions.length} WebSocket sessions) and ${validCommands} valid commands in ${(elapsed / 1000).toFixed(1)} s`,
+        `barrage: seed ${seed}, ${total} hostile requests (${specs.length} HTTP, ${wsSessions.length} WebSocket sessions, ${sseSessions.length} unread SSE streams) and ${validCommands} valid commands in ${(elapsed / 1000).toFixed(1)} s`,
         ...lines,
         `  codes seen: ${[...allCodes.entries()].sort(([, a], [, b]) => b - a).map(([code, count]) => `${code}×${count}`).join(' ')}`,
         `  /readyz: ${readiness.length} polls, ${readiness.filter((s) => s === 200).length} answered 200`,

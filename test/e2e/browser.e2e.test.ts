@@ -93,7 +93,7 @@ describe('given the board served by a server on the real services, in Chromium',
     });
   });
 
-  describe('when a customer opens the board with ?token=, creates an order, confirms and pays it', () => {
+  describe('when a customer opens the board with #token=, creates an order, confirms and pays it', () => {
     let context: BrowserContext;
     let page: Page;
     let orderId: string;
@@ -104,11 +104,19 @@ describe('given the board served by a server on the real services, in Chromium',
     });
     afterAll(() => context?.close());
 
-    it('signs in, connects live and takes the token out of the address bar', async () => {
-      await page.goto(`${server.url}/?token=${alice}`);
+    it('signs in, connects live and leaves the token in neither the address bar nor the history', async () => {
+      await page.goto(`${server.url}/healthz`);
+      await page.goto(`${server.url}/#token=${alice}`);
       await expect.poll(() => page.locator('#user').textContent()).toBe('alice');
       await page.locator('#conn[data-state="live"]').waitFor();
-      expect(new URL(page.url()).search).toBe('');
+      expect(new URL(page.url()).hash).toBe('');
+      expect(page.url()).not.toContain(alice);
+      // The entry the link made was replaced: back leaves the board, forward returns to the bare path.
+      await page.goBack();
+      expect(page.url()).toBe(`${server.url}/healthz`);
+      await page.goForward();
+      expect(page.url()).toBe(`${server.url}/`);
+      await page.locator('#conn[data-state="live"]').waitFor();
       expect(await page.locator('#orders-empty').isVisible()).toBe(true);
       await shot(page, '01-customer-signed-in');
     });
@@ -164,7 +172,7 @@ describe('given the board served by a server on the real services, in Chromium',
     beforeAll(async () => {
       context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       page = await boardPage(context);
-      await page.goto(`${server.url}/?token=${ops}`);
+      await page.goto(`${server.url}/#token=${ops}`);
       await page.locator('#conn[data-state="live"]').waitFor();
     });
     afterAll(() => context?.close());

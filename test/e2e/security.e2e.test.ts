@@ -176,7 +176,8 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
     const refusals: [string, () => Promise<string>, RegExp][] = [
       ['signed with another secret', async () => `Bearer ${await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').sign(new TextEncoder().encode('not-the-secret-at-all'))}`, /signature is invalid/],
       ['expired', async () => `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(now() - 3600).sign(key)}`, /expired/],
-      ['not valid yet', async () => `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(now() + 3600).sign(key)}`, /not valid yet/],
+      ['not valid yet', async () => `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setNotBefore(now() + 3600).setExpirationTime(now() + 7200).sign(key)}`, /not valid yet/],
+      ['without exp', async () => `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key)}`, /no expiry/],
       ['alg none', async () => `Bearer ${b64(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: 'mallory', roles: ['admin'] }))}.`, /HS256/],
       [
         'RS256-signed',
@@ -220,11 +221,17 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       mallory = await tokenFor(uniqueName('mallory'));
     });
 
-    it('reads it as null, also when waiting for a version', async () => {
+    it('reads it as null, as an unknown id', async () => {
       expect((await gql(server.url, orderQuery, { id: victim.id }, mallory)).data).toEqual({ order: null });
-      const waited = await gql(server.url, orderQuery, { id: victim.id, minVersion: 5, timeoutMs: 200 }, mallory);
-      expect(waited.errors).toBeUndefined();
-      expect(waited.data).toEqual({ order: null });
+      expect((await gql(server.url, orderQuery, { id: uniqueName('unknown') }, mallory)).data).toEqual({ order: null });
+    });
+
+    it('answers a wait for a version on it with STALE_READ after timeoutMs, as for an unknown id', async () => {
+      const theirs = await gql(server.url, orderQuery, { id: victim.id, minVersion: 1, timeoutMs: 200 }, mallory);
+      const unknown = await gql(server.url, orderQuery, { id: uniqueName('unknown'), minVersion: 1, timeoutMs: 200 }, mallory);
+      expect(codes(theirs)).toEqual(['STALE_READ']);
+      expect(codes(unknown)).toEqual(['STALE_READ']);
+      expect(theirs.errors![0]!.message.replace(victim.id, 'ID')).toBe(unknown.errors![0]!.message.replace(/order \S+ has/, 'order ID has'));
     });
 
     it('fails every command on it with NOT_FOUND and appends nothing', async () => {
@@ -260,15 +267,22 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       expect(second.data.createOrder.orderId).not.toBe(first.data.createOrder.orderId);
     });
 
-    it('rejects a subscription to it with NOT_FOUND', async () => {
+    it('sends nothing to a subscription on it, as for an unknown id, even when it changes', async () => {
       const client = wsClient(server.url, mallory);
+      const owner = wsClient(server.url, victim.token);
       try {
-        const updates = collect(client, orderUpdatedSubscription, { id: victim.id });
-        const [message] = await updates.next(1);
-        expect(codes(message!)).toEqual(['NOT_FOUND']);
-        expect(message!.data ?? null).toBeNull();
+        const theirs = collect(client, orderUpdatedSubscription, { id: victim.id });
+        const unknown = collect(client, orderUpdatedSubscription, { id: uniqueName('unknown') });
+        const watched = collect(owner, orderUpdatedSubscription, { id: victim.id });
+        expect((await watched.next(1))[0]!.data.orderUpdated.eventType).toBe('Snapshot');
+        // The change reaches its owner: by then it would have reached mallory too.
+        const changed = await gql(server.url, 'mutation($id: ID!) { addOrderItem(orderId: $id, item: { sku: "SEC-2", name: "more", quantity: 1, unitPriceCents: 1 }) { version } }', { id: victim.id }, victim.token);
+        expect(changed.errors).toBeUndefined();
+        expect((await watched.next(2))[1]!.data.orderUpdated.eventType).toBe('OrderItemAdded');
+        expect(theirs.messages).toEqual([]);
+        expect(unknown.messages).toEqual([]);
       } finally {
-        await client.dispose();
+        await Promise.all([client.dispose(), owner.dispose()]);
       }
     });
 

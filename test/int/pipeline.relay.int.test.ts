@@ -106,6 +106,25 @@ describe('when one outbox row can never be published (an illegal subject) while 
   });
 });
 
+describe('when an outbox row keeps failing for longer than OUTBOX_STALL_MS', () => {
+  it('reports the relay not ready, naming the age of the oldest unpublished event, until the row is dead-lettered', async () => {
+    const bus = await JetStreamBus.connect({ url: urls.nats, stream: uniqueName('STALL'), subjectPrefix: `test.${uniqueName('stall')}`, storage: 'memory' as const });
+    const stuck = 'stuck id';
+    await p.store.append(stuck, 0, [newEvent('OrderCreated', { orderId: stuck, userId: 'mallory', currency: 'USD', items: [{ sku: 'P-1', name: 'p', quantity: 1, unitPriceCents: 1 }] })]);
+    const relay = await startRelay({ store: p.store, bus, log: quietLog, pollMs: 100, batch: 50, maxAttempts: 4, stallMs: 1000, oldestPendingMs: () => p.versions.oldestPendingMs() });
+    try {
+      await expect(relay.ready()).resolves.toBeUndefined();
+      await expect.poll(() => relay.ready().then(() => 'ready', (error: Error) => error.message), { timeout: 10_000, interval: 200 }).toMatch(/oldest unpublished event is \d+ s old/);
+      // Once given up on (1 + 2 + 4 s of backoff), it no longer holds the relay's readiness.
+      await expect.poll(() => relay.ready().then(() => 'ready', (error: Error) => error.message), { timeout: 20_000, interval: 250 }).toBe('ready');
+    } finally {
+      await relay.stop();
+      await bus.deleteStream().catch(() => {});
+      await bus.close();
+    }
+  });
+});
+
 describe('when NATS goes down while orders are written, and comes back', () => {
   let server: ChildProcess | undefined;
   let dir: string;
