@@ -62,8 +62,20 @@ function checkValue(type: GraphQLInputType, value: unknown, identifier: boolean,
   return null;
 }
 
-export function checkInputs(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined): Problem {
-  let problem: Problem = null;
+/** What a document alone says: a problem in its literals, and which variables are idempotency keys. */
+interface DocumentFacts {
+  literalProblem: Problem;
+  keyVariables: Set<string>;
+}
+
+// Yoga hands the same DocumentNode for the same text (its parse cache), so a document is walked once,
+// not on every request; its variables still are checked every time.
+const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
+
+function factsOf(schema: GraphQLSchema, document: DocumentNode): DocumentFacts {
+  const known = documentFacts.get(document);
+  if (known) return known;
+  let literalProblem: Problem = null;
   // Variables used as an idempotencyKey argument are identifiers whatever their declared type.
   const keyVariables = new Set<string>();
   const typeInfo = new TypeInfo(schema);
@@ -74,21 +86,28 @@ export function checkInputs(schema: GraphQLSchema, document: DocumentNode, varia
         if (node.name.value === 'idempotencyKey' && node.value.kind === Kind.VARIABLE) keyVariables.add(node.value.name.value);
       },
       StringValue(node) {
-        if (problem) return;
+        if (literalProblem) return;
         const type = typeInfo.getInputType();
         const identifier = typeInfo.getArgument()?.name === 'idempotencyKey' || (type != null && /^ID!?$/.test(type.toString()));
-        problem = checkString(node.value, identifier, 'a string literal');
+        literalProblem = checkString(node.value, identifier, 'a string literal');
       },
     }),
   );
-  if (problem) return problem;
+  const facts = { literalProblem, keyVariables };
+  documentFacts.set(document, facts);
+  return facts;
+}
+
+export function checkInputs(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined): Problem {
+  const { literalProblem, keyVariables } = factsOf(schema, document);
+  if (literalProblem) return literalProblem;
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     for (const variable of definition.variableDefinitions ?? []) {
       const name = variable.variable.name.value;
       const type = typeFromAST(schema, variable.type) as GraphQLInputType | undefined;
       if (!type) continue;
-      problem = checkValue(type, variables?.[name], keyVariables.has(name), `variable $${name}`);
+      const problem = checkValue(type, variables?.[name], keyVariables.has(name), `variable $${name}`);
       if (problem) return problem;
     }
   }
