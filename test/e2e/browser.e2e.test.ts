@@ -105,7 +105,7 @@ describe('given the board served by a server on the real services, in Chromium',
     afterAll(() => context?.close());
 
     it('signs in, connects live and leaves the token in neither the address bar nor the history', async () => {
-      await page.goto(`${server.url}/healthz`);
+      await page.goto(`${server.url}/?before`);
       await page.goto(`${server.url}/#token=${alice}`);
       await expect.poll(() => page.locator('#user').textContent()).toBe('alice');
       await page.locator('#conn[data-state="live"]').waitFor();
@@ -113,7 +113,7 @@ describe('given the board served by a server on the real services, in Chromium',
       expect(page.url()).not.toContain(alice);
       // The entry the link made was replaced: back leaves the board, forward returns to the bare path.
       await page.goBack();
-      expect(page.url()).toBe(`${server.url}/healthz`);
+      expect(page.url()).toBe(`${server.url}/?before`);
       await page.goForward();
       expect(page.url()).toBe(`${server.url}/`);
       await page.locator('#conn[data-state="live"]').waitFor();
