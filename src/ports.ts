@@ -244,6 +244,11 @@ export interface ChangeNotice {
   /** Owner of the document, for per-user subscriptions. */
   userId?: string;
   eventType: string;
+  /**
+   * The document as written at `version`, so a subscriber that is one version behind needs no read of
+   * its own (one per subscriber per change, otherwise). Absent from older publishers: read it then.
+   */
+  doc?: VersionedDoc<unknown>;
 }
 
 export interface ChangeFeed {

@@ -90,7 +90,7 @@ export async function applyEvents<D>(deps: ApplyDeps, projection: Projection<D>,
       : await deps.readStore.compareAndSet(projection.collection, id, at, written);
     if (!ok) continue; // another projector moved the document (or a rebuild switched it): look again
     metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
-    await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type });
+    await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
     return repairing ? 'repaired' : 'applied';
   }
 }

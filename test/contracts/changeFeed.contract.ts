@@ -43,6 +43,14 @@ export function changeFeedContract(name: string, make: () => Promise<ChangeFeeds
         await vi.waitFor(() => expect(received).toEqual([sent]));
       });
 
+      it('carries the document written at that version, whole', async () => {
+        const { received, handler } = recorder();
+        await b.subscribe(handler);
+        const doc = { version: 3, eventAt: '2026-11-30T00:00:00.000Z', projectedAt: '2026-11-30T00:00:00.012Z', data: { id: 'order-1', items: [{ sku: 'A', name: 'caf\u00e9 \ud83c\udf81', quantity: 2 }] } };
+        await a.publish(changeNotice(3, { doc }));
+        await vi.waitFor(() => expect(received).toEqual([changeNotice(3, { doc })]));
+      });
+
       it('delivers notices in the order they were published', async () => {
         const { received, handler } = recorder();
         await b.subscribe(handler);
