@@ -19,6 +19,7 @@ import { armorPlugin } from './security/armor.js';
 import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
+import { type TrustedDocuments, trustedDocumentsPlugins } from './security/trustedDocuments.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
 import { graphiqlOptions, renderGraphiQL } from './web/graphiql.js';
 import { isBoardPath, serveBoard } from './web/static.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   security: SecurityOptions;
   /** Shared across replicas when Redis-backed; an in-memory one when omitted. */
   rateLimiter?: RateLimiter;
+  /** TRUSTED_DOCUMENTS: only these operations run, and GraphiQL is off. */
+  trustedDocuments?: TrustedDocuments | undefined;
 }
 
 interface Identity {
@@ -125,7 +128,7 @@ export function buildApp(options: AppOptions) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: graphiqlOptions,
+    graphiql: options.trustedDocuments ? false : graphiqlOptions,
     renderGraphiQL,
     maxRequestBodySize: security.maxBodyBytes,
     batching: { limit: security.maxBatchOperations },
@@ -139,6 +142,7 @@ export function buildApp(options: AppOptions) {
       // First, so its result hooks run before Yoga's masking, with the context's correlation id at hand.
       useDocumentedErrors({ log, production }),
       useCSRFPrevention({ requestHeaders: csrfHeaders }),
+      ...(options.trustedDocuments ? trustedDocumentsPlugins(options.trustedDocuments) : []),
       armorPlugin(security.query, production),
       inputGuardPlugin(),
       rateLimitPlugin,

@@ -24,6 +24,7 @@ import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
 import { createRateLimiter } from './security/rateLimit.js';
+import { loadTrustedDocuments } from './security/trustedDocuments.js';
 import { buildApp } from './server.js';
 
 export interface RunningService {
@@ -137,13 +138,14 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), receipts };
+      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), events: openHistory, receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
     const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
     stops.push(() => rateLimiter.close());
-    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter });
+    const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
+    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');
