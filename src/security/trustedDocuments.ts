@@ -49,17 +49,22 @@ export async function loadTrustedDocuments(path: string): Promise<TrustedDocumen
   for (const [hash, document] of Object.entries(listed)) {
     if (!/^[0-9a-f]{64}$/.test(hash) || typeof document !== 'string') throw new Error(`TRUSTED_DOCUMENTS=${path}: entry ${hash} is not "<sha256 hex>": "<document>"`);
     byHash.set(hash, document);
-    canonical.add(sha256(canonicalPrint(parse(document))));
+    try {
+      canonical.add(sha256(canonicalPrint(parse(document))));
+    } catch (error) {
+      throw new Error(`TRUSTED_DOCUMENTS=${path}: entry ${hash} is not a GraphQL document (${error instanceof Error ? error.message : String(error)})`);
+    }
   }
   return { byHash, canonical };
 }
 
-const notFound = (message: string) => new GraphQLError(message, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } } });
+// spec: false, or Yoga answers a refused document 200 to a client that accepts application/json only.
+const notFound = (message: string) => new GraphQLError(message, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400, spec: false } } });
 
 /**
  * Two hooks: Yoga's persisted-operations plugin turns a listed hash into its document (HTTP, GET and
- * POST, SSE); the parse hook refuses every document whose canonical hash is not listed, over HTTP and
- * WebSocket alike (graphql-ws parses through the same envelop).
+ * POST, SSE); the validate hook refuses every document whose canonical hash is not listed, over HTTP and
+ * WebSocket alike (graphql-ws validates through the same envelop).
  */
 export function trustedDocumentsPlugins(trusted: TrustedDocuments): Plugin[] {
   const verdicts = new WeakMap<DocumentNode, boolean>();
@@ -70,7 +75,7 @@ export function trustedDocumentsPlugins(trusted: TrustedDocuments): Plugin[] {
   };
   return [
     usePersistedOperations({
-      // Full documents go on to the parse hook below, which checks them.
+      // Full documents go on to the validate hook below, which checks them.
       allowArbitraryOperations: true,
       getPersistedOperation: (hash) => trusted.byHash.get(hash) ?? null,
       customErrors: {
@@ -80,9 +85,9 @@ export function trustedDocumentsPlugins(trusted: TrustedDocuments): Plugin[] {
       },
     }),
     {
-      onParse: () => ({ result, replaceParseResult }) => {
-        if (result && !(result instanceof Error) && !listed(result as DocumentNode))
-          replaceParseResult(notFound('this document is not in the trusted documents of this service (PersistedQueryNotFound)'));
+      // Refused as a validation error: Yoga keeps a parse error's status 200 for application/json clients.
+      onValidate: ({ params, setResult }) => {
+        if (!listed(params.documentAST)) setResult([notFound('this document is not in the trusted documents of this service (PersistedQueryNotFound)')]);
       },
     },
   ];
