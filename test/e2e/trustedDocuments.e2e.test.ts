@@ -71,6 +71,21 @@ describe('given a server started with TRUSTED_DOCUMENTS=client/generated/persist
     });
   });
 
+  describe("when Apollo's link hashes the printed query itself (automatic persisted queries)", () => {
+    it('gets PERSISTED_QUERY_NOT_FOUND for the unknown hash, retries with the full document, and a listed one runs', async () => {
+      const bodies: Record<string, unknown>[] = [];
+      const recording: typeof fetch = (input, init) => (bodies.push(JSON.parse(String(init?.body))), fetch(input, init));
+      const client = new ApolloClient({
+        link: new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: `${server.url}/graphql`, headers: { authorization: `Bearer ${token}` }, fetch: recording })),
+        cache: new InMemoryCache(),
+      });
+      const created = await client.mutate({ mutation: CreateOrderAndReadDocument, variables: { input: { items } } });
+      expect(created.data!.createOrder.order).toMatchObject({ status: 'CREATED' });
+      expect(bodies.map((body) => typeof body.query)).toEqual(['undefined', 'string']);
+      client.stop();
+    });
+  });
+
   describe('when a hash is not in the manifest', () => {
     it('answers PERSISTED_QUERY_NOT_FOUND with HTTP 400', async () => {
       const { status, body } = await post(server.url, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('nothing listed') } } }, token);
