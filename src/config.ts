@@ -14,6 +14,7 @@ const schema = z
     NATS_URL: z.string().min(1).optional(),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
+    TRUSTED_DOCUMENTS: z.string().min(1).optional(),
     ROLE: z
       .string()
       .default('all')

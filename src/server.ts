@@ -21,6 +21,7 @@ import { armorPlugin } from './security/armor.js';
 import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
+import { type TrustedDocuments, trustedDocumentsPlugins } from './security/trustedDocuments.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
 import { graphiqlPage } from './web/graphiql.js';
 import { isBoardPath, serveBoard } from './web/static.js';
@@ -38,6 +39,8 @@ export interface AppOptions {
   security: SecurityOptions;
   /** Shared across replicas when Redis-backed; an in-memory one when omitted. */
   rateLimiter?: RateLimiter;
+  /** TRUSTED_DOCUMENTS: only these operations run, and GraphiQL is off. */
+  trustedDocuments?: TrustedDocuments | undefined;
 }
 
 interface Identity {
@@ -149,6 +152,7 @@ export function buildApp(options: AppOptions) {
       // First, so its result hooks run before Yoga's masking, with the context's correlation id at hand.
       useDocumentedErrors({ log, production }),
       useCSRFPrevention({ requestHeaders: csrfHeaders }),
+      ...(options.trustedDocuments ? trustedDocumentsPlugins(options.trustedDocuments) : []),
       armorPlugin(security.query, production),
       inputGuardPlugin(),
       rateLimitPlugin,
@@ -190,7 +194,8 @@ export function buildApp(options: AppOptions) {
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     // The order board (src/web) lives where the reads are.
     if (options.services.reads && isBoardPath(path)) return serveBoard(req, res, path);
-    if (path === yoga.graphqlEndpoint && req.method === 'GET' && req.headers.accept?.includes('text/html')) return serveGraphiQL(req, res);
+    // With trusted documents, GraphiQL (which sends any document) is off.
+    if (!options.trustedDocuments && path === yoga.graphqlEndpoint && req.method === 'GET' && req.headers.accept?.includes('text/html')) return serveGraphiQL(req, res);
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));

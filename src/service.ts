@@ -25,6 +25,7 @@ import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
 import { createRateLimiter } from './security/rateLimit.js';
 import { createSubscriptionQuota } from './security/subscriptionQuota.js';
+import { loadTrustedDocuments } from './security/trustedDocuments.js';
 import { buildApp } from './server.js';
 
 export interface RunningService {
@@ -159,13 +160,15 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), receipts };
+      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), events: openHistory, receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
     const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
     stops.push(() => rateLimiter.close());
-    const app = buildApp({ host: config.HOST, port: config.PORT, tokens: { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }, services, log, readiness, security: securityOptions(config), rateLimiter });
+    const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
+    const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
+    const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');

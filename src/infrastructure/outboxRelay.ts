@@ -72,9 +72,9 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
       do {
         again = false;
         try {
-          if (options.backlog) metrics.outboxBacklog.set(await options.backlog());
-          if (options.oldestPendingMs) metrics.outboxOldestSeconds.set((await options.oldestPendingMs()) / 1000);
-          while (running && (await store.relayOutbox(options.batch, publish, relayOptions)) > 0) {}
+          // A batch shorter than the limit found the outbox drained: no second, empty transaction. Rows
+          // committed meanwhile have notified, which set `again`.
+          while (running && (await store.relayOutbox(options.batch, publish, relayOptions)) >= options.batch) {}
         } catch (error) {
           log.warn({ err: error }, 'outbox relay failed; retrying on the next tick');
         }
@@ -85,8 +85,18 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
     return draining;
   };
 
+  // The gauges are sampled on the polling tick, off the path from commit to bus.
+  const sample = async () => {
+    try {
+      if (options.backlog) metrics.outboxBacklog.set(await options.backlog());
+      if (options.oldestPendingMs) metrics.outboxOldestSeconds.set((await options.oldestPendingMs()) / 1000);
+    } catch (error) {
+      log.debug({ err: error }, 'outbox gauges not sampled');
+    }
+  };
+
   const unwatch = await store.watchOutbox(() => void drain());
-  const timer = setInterval(() => void drain(), options.pollMs);
+  const timer = setInterval(() => void drain().then(sample), options.pollMs);
   void drain();
   return {
     /** For /readyz: degraded, not just slow, once an event has waited longer than `stallMs` for the bus. */

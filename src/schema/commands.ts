@@ -1,6 +1,8 @@
 import type { CommandHandlers, CommandResult } from '../commands/index.js';
+import { getOrder } from '../queries/getOrder.js';
 import { builder } from './builder.js';
 import { type Context, requireCaller, requireService } from './context.js';
+import { Order } from './order.js';
 
 const CommandResultRef = builder.objectRef<CommandResult>('CommandResult').implement({
   fields: (t) => ({
@@ -10,6 +12,16 @@ const CommandResultRef = builder.objectRef<CommandResult>('CommandResult').imple
     commandId: t.exposeID('commandId'),
     correlationId: t.exposeID('correlationId'),
     events: t.exposeStringList('events', { description: 'types of the events appended' }),
+    // Nullable, so a STALE_READ (or a command-only instance) costs this field only: the command has succeeded.
+    order: t.field({
+      type: Order,
+      nullable: true,
+      description:
+        'The order as read after this command: waits, as order(id, minVersion: version) does, until the read document has applied this command\'s version (up to timeoutMs, default 5000, at most 30000), then answers from the read store; STALE_READ past that (the command itself has succeeded). ' +
+        'Selecting it reads your write in the same round trip, and lets GraphQL client caches update the Order by id. On an instance without the query role: ROLE_NOT_SERVED.',
+      args: { timeoutMs: t.arg.int() },
+      resolve: (result, args, ctx) => getOrder(requireService(ctx, 'reads'), requireCaller(ctx), result.orderId, { minVersion: result.version, timeoutMs: args.timeoutMs }),
+    }),
   }),
 });
 

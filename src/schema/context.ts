@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CommandHandlers } from '../commands/index.js';
 import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import type { Caller } from '../domain/order/index.js';
-import type { ChangeFeed, ReadStore, ReceiptStore } from '../ports.js';
+import type { ChangeFeed, EventStore, ReadStore, ReceiptStore } from '../ports.js';
 import type { TransportPressure } from '../queries/counted.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
@@ -14,7 +14,15 @@ export interface Services {
   /** Where the command role records ACCEPTED and APPENDED; best effort, a command never fails on it. */
   receipts: ReceiptStore | null;
   log: Logger;
-  reads: { readStore: ReadStore; feed: ChangeFeed; waiter: VersionWaiter; history: OrderHistory; receipts: ReceiptStore } | null;
+  reads: {
+    readStore: ReadStore;
+    feed: ChangeFeed;
+    waiter: VersionWaiter;
+    history: OrderHistory;
+    /** The event store for orderHistory and order(atVersion), opened read only on first need. */
+    events: () => Promise<EventStore>;
+    receipts: ReceiptStore;
+  } | null;
   /** MAX_SUBSCRIPTIONS_PER_CALLER over WebSocket and SSE together, and SUBSCRIPTION_STALL_MS. */
   subscriptions: { quota: SubscriptionQuota; max: number; stallMs: number };
 }

@@ -9,7 +9,7 @@ import { AppError, type ErrorCode } from '../domain/errors.js';
 // whoever raised it (our code, graphql-js, Yoga, graphql-armor, graphql-ws). Anything unexpected is
 // masked as INTERNAL_SERVER_ERROR carrying the correlation id, and logged in full under that id.
 
-export type DocumentedCode = ErrorCode | 'INTERNAL_SERVER_ERROR';
+export type DocumentedCode = ErrorCode | 'INTERNAL_SERVER_ERROR' | 'PERSISTED_QUERY_NOT_FOUND';
 const codes: Record<DocumentedCode, true> = {
   BAD_USER_INPUT: true,
   UNAUTHENTICATED: true,
@@ -22,6 +22,8 @@ const codes: Record<DocumentedCode, true> = {
   QUERY_TOO_COMPLEX: true,
   ROLE_NOT_SERVED: true,
   INTERNAL_SERVER_ERROR: true,
+  // Raised by src/security/trustedDocuments.ts, not by an AppError.
+  PERSISTED_QUERY_NOT_FOUND: true,
 };
 export const documentedCodes: ReadonlySet<string> = new Set(Object.keys(codes));
 

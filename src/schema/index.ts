@@ -4,6 +4,7 @@ import './order.js';
 import './commands.js';
 import './queries.js';
 import './readModels.js';
+import './history.js';
 import './subscriptions.js';
 
 export const schema = builder.toSchema();

@@ -11,7 +11,7 @@ function requireAdmin(caller: Caller, what: string): void {
   if (!isAdmin(caller)) throw new ForbiddenError(`only an admin may read ${what}`);
 }
 
-const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
     endCursor: t.exposeString('endCursor', { nullable: true }),
