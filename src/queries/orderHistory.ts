@@ -68,11 +68,11 @@ export async function orderHistory(
   const size = first ?? historyPage.defaultSize;
   if (!Number.isInteger(size) || size < 1 || size > historyPage.maxSize) throw new ValidationError(`first must be 1-${historyPage.maxSize}`);
   const afterVersion = after == null ? 0 : decodeCursor(after);
-  // The whole stream, because the owner is in its first event; an order holds at most a few hundred.
-  const events = await store.readStream(id);
-  const owner = ownerOf(events);
+  // The owner is in the first event; then one page (and one more event, to know whether another page
+  // follows). Never the whole stream: an order may hold thousands of events.
+  const owner = ownerOf(await store.readStream(id, 1, 1));
   if (owner === null || (owner !== caller.userId && !isAdmin(caller))) throw new NotFoundError(`order ${id} not found`);
-  const rest = events.filter((event) => event.version > afterVersion);
+  const rest = await store.readStream(id, afterVersion + 1, size + 1);
   const page = rest.slice(0, size).map(toHistoryEvent);
   return {
     edges: page.map((node) => ({ cursor: encodeCursor(node.version), node })),

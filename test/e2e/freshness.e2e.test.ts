@@ -231,7 +231,9 @@ describe('given the real services, a write instance A and a read-only instance B
           arrivals.push(Date.now());
         }
         const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]!);
-        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
+        // Unthrottled, each create would push within its own round trip (tens of ms). Throttled to one a
+        // second, delivery jitter on a loaded machine can still bring two arrivals a few hundred ms closer.
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(500);
       } finally {
         await client.dispose();
       }
