@@ -267,7 +267,8 @@ describe('given an empty read store', () => {
       expect(await applyEvent(world.deps, orderDetails, v1)).toBe('applied');
       expect(world.doc()).toMatchObject({ version: 1, eventAt: iso(1), data: { status: 'CREATED', totalCents: 2500 } });
       expect(world.writes).toEqual([{ id: ORDER_ID, expectedVersion: 0, version: 1 }]);
-      expect(world.notices).toEqual([{ collection: 'order', id: ORDER_ID, version: 1, userId: 'alice', eventType: 'OrderCreated' }]);
+      // The notice carries the document as written, so subscribers need not read it back.
+      expect(world.notices).toEqual([{ collection: 'order', id: ORDER_ID, version: 1, userId: 'alice', eventType: 'OrderCreated', doc: world.doc() }]);
       expect(world.reads).toEqual([]);
     });
   });
@@ -325,7 +326,7 @@ describe('given a document at v1', () => {
         data: { status: 'CONFIRMED', totalCents: 2500 + 2997, updatedAt: iso(3), createdAt: iso(1) },
       });
       expect(world.writes).toEqual([{ id: ORDER_ID, expectedVersion: 1, version: 3 }]);
-      expect(world.notices).toEqual([{ collection: 'order', id: ORDER_ID, version: 3, userId: 'alice', eventType: 'OrderConfirmed' }]);
+      expect(world.notices).toEqual([{ collection: 'order', id: ORDER_ID, version: 3, userId: 'alice', eventType: 'OrderConfirmed', doc: world.doc() }]);
     });
 
     it('then treats the late v2 as a duplicate', async () => {
