@@ -209,20 +209,48 @@ export function eventStoreContract(
         expect(published).toEqual(appended);
       });
 
-      it('keeps the event that failed to publish, and the ones after it, pending', async () => {
+      it('publishes the other streams past a failed event, and keeps that one pending until its backoff ends', async () => {
         const appended: StoredEvent[] = [];
         for (let i = 0; i < 3; i++) appended.push(...(await store.append(streamId(), 0, [newEvent()])).events);
         const failing = appended[1]!;
         const published: StoredEvent[] = [];
 
         const count = await store.relayOutbox(10, async (event) => {
-          if (event.position === failing.position) throw new Error('bus unavailable');
+          if (event.position === failing.position) throw new Error('bus refused it');
           published.push(event);
         });
 
-        expect(count).toBe(1);
-        expect(published).toEqual([appended[0]]);
-        expect(await drainOutbox()).toEqual(appended.slice(1));
+        expect(count).toBe(2);
+        expect(published).toEqual([appended[0], appended[2]]);
+        expect(await drainOutbox()).toEqual([]);
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // the first backoff is 1 s
+        expect(await drainOutbox()).toEqual([failing]);
+      });
+
+      it('dead-letters an event after maxAttempts failures while the bus answers, and never hands it over again', async () => {
+        const [bad, good] = [streamId(), streamId()];
+        const [failing] = (await store.append(bad, 0, [newEvent()])).events;
+        const given: { event: StoredEvent; reason: string; attempts: number }[] = [];
+        const refuse = async (event: StoredEvent) => {
+          if (event.streamId === bad) throw new Error('illegal subject');
+        };
+
+        await store.relayOutbox(10, refuse, { maxAttempts: 1, onDeadLetter: (event, reason, attempts) => given.push({ event, reason, attempts }) });
+        expect(given).toEqual([{ event: failing, reason: 'illegal subject', attempts: 1 }]);
+        const [later] = (await store.append(good, 0, [newEvent()])).events;
+        expect(await drainOutbox()).toEqual([later]);
+      });
+
+      it('does not count a failure while the bus is down: the event is retried, never dead-lettered for it', async () => {
+        const [failing] = (await store.append(streamId(), 0, [newEvent()])).events;
+        const given: StoredEvent[] = [];
+        const down = async () => {
+          throw new Error('bus unavailable');
+        };
+        await store.relayOutbox(10, down, { maxAttempts: 1, busUp: async () => false, onDeadLetter: (event) => given.push(event) });
+        expect(given).toEqual([]);
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        expect(await drainOutbox()).toEqual([failing]);
       });
     });
 
@@ -247,7 +275,7 @@ export function eventStoreContract(
         expect(await drainOutbox()).toEqual([]);
       });
 
-      it('keeps the failed event, and every one after it in position order, pending; its stream goes no further', async () => {
+      it('holds back the rest of a failed event\'s stream only; other streams go on', async () => {
         const [a, b] = [streamId(), streamId()];
         const appended = [
           ...(await store.append(a, 0, [newEvent()])).events,
@@ -262,14 +290,17 @@ export function eventStoreContract(
           10,
           async (event) => {
             handed.push(event);
-            if (event.position === failing.position) throw new Error('bus unavailable');
+            if (event.position === failing.position) throw new Error('bus refused it');
           },
           { inFlight: 8 },
         );
 
-        expect(count).toBe(0);
+        expect(count).toBe(2);
         expect(handed).not.toContainEqual(appended[2]);
-        expect(await drainOutbox()).toEqual(appended);
+        expect(handed.filter((event) => event.streamId === b)).toEqual([appended[1], appended[3]]);
+        expect(await drainOutbox()).toEqual([]);
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        expect(await drainOutbox()).toEqual([appended[0], appended[2]]);
       });
     });
 
