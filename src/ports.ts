@@ -8,6 +8,8 @@ export interface EventMetadata {
   correlationId: string;
   causationId: string;
   userId: string;
+  /** W3C trace context of the append, when tracing is on: later hops of the command join its trace. */
+  traceparent?: string;
 }
 
 export interface NewEvent {
@@ -244,6 +246,8 @@ export interface ChangeNotice {
   /** Owner of the document, for per-user subscriptions. */
   userId?: string;
   eventType: string;
+  /** W3C trace context of the write behind the notice, when tracing is on. */
+  traceparent?: string;
 }
 
 export interface ChangeFeed {

@@ -20,6 +20,7 @@ import { inputGuardPlugin } from './security/inputs.js';
 import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
+import { traced } from './telemetry/hooks.js';
 import { graphiqlOptions, renderGraphiQL } from './web/graphiql.js';
 import { isBoardPath, serveBoard } from './web/static.js';
 
@@ -143,6 +144,7 @@ export function buildApp(options: AppOptions) {
       inputGuardPlugin(),
       rateLimitPlugin,
       bodylessPlugin,
+      traced.yogaPlugin(),
     ],
     // Whatever the plugin above did not see (errors raised while reading the request) ends here.
     maskedErrors: { maskError: (error) => documentedError(error, { log, production }) },

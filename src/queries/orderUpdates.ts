@@ -4,6 +4,7 @@ import type { ChangeFeed, ChangeNotice, ReadStore, StoredEvent, VersionedDoc } f
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import { toProjected } from '../projectors/runtime.js';
 import { canSee } from './getOrder.js';
+import { traced } from '../telemetry/hooks.js';
 
 export interface OrderUpdate {
   doc: VersionedDoc<OrderDoc>;
@@ -103,7 +104,7 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
           if (!sent.has(notice.id)) sent.set(notice.id, { last: 0, first: true });
           const { last } = track(notice.id);
           const more = notices.some((n) => n.id === notice.id && n.version > notice.version);
-          if (last === null || notice.version > last) await advance(notice.id, more ? null : notice.eventType);
+          if (last === null || notice.version > last) await traced.message(notice, () => advance(notice.id, more ? null : notice.eventType));
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));

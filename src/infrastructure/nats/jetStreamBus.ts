@@ -14,6 +14,7 @@ import {
 import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
 import { decodeEvent, encodeEvent } from '../codec.js';
 import { retryDelayMs } from '../backoff.js';
+import { traced } from '../../telemetry/hooks.js';
 
 export interface JetStreamBusOptions {
   url: string;
@@ -118,6 +119,7 @@ export class JetStreamBus implements EventBus {
   async publish(event: StoredEvent): Promise<void> {
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
+    traced.inject(h);
     const send = () => this.js.publish(`${this.options.subjectPrefix}.${event.streamId}`, encodeEvent(event), { msgID: event.metadata.eventId, headers: h });
     try {
       await send();
