@@ -18,7 +18,8 @@ export function startSdk(env: Record<string, string | undefined>): Telemetry {
   process.env.OTEL_METRICS_EXPORTER ??= 'none';
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
   const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ?? 'cqrs-orders',
+    // A default only: OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES, names it otherwise.
+    ...(!env.OTEL_SERVICE_NAME && !/(^|,)\s*service\.name=/.test(env.OTEL_RESOURCE_ATTRIBUTES ?? '') && { serviceName: 'cqrs-orders' }),
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => unTraced.has((request.url ?? '').split('?')[0]!) }),
       new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
