@@ -75,6 +75,10 @@ describe('given the service exporting traces over OTLP/HTTP JSON, on the real Po
         expect(confirmed.data.confirmOrder).toEqual({ version: 2, events: ['OrderConfirmed'] });
         const [, update] = await updates.next(2);
         expect(update!.data.orderUpdated).toMatchObject({ eventType: 'OrderConfirmed', version: 2 });
+      } catch (error) {
+        // A socket that closed arrives as a bare event: say which, with what the server logged.
+        const { code, reason } = (error ?? {}) as { code?: number; reason?: string };
+        throw new Error(`subscription failed (${code ?? ''} ${reason ?? String(error)}):\n${server.logs.slice(-20).join('\n')}`, { cause: error });
       } finally {
         await client.dispose();
       }
