@@ -1,6 +1,7 @@
 // Spans for the asynchronous half of a command, joined to its trace by the W3C `traceparent` that the
-// append stores with each event: the relay's publish, each projector's apply and each subscription
-// message a change causes become children of the append, whichever process runs them.
+// append stores with each event: the relay's publish and each projector's apply become children of
+// the append, and each subscription message a change causes a child of the apply that wrote it,
+// whichever process runs them.
 import { type Context, context, propagation, ROOT_CONTEXT, type Span, type SpanOptions, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
