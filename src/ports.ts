@@ -8,6 +8,8 @@ export interface EventMetadata {
   correlationId: string;
   causationId: string;
   userId: string;
+  /** W3C trace context of the append, when tracing is on: later hops of the command join its trace. */
+  traceparent?: string;
 }
 
 export interface NewEvent {
@@ -249,6 +251,8 @@ export interface ChangeNotice {
    * its own (one per subscriber per change, otherwise). Absent from older publishers: read it then.
    */
   doc?: VersionedDoc<unknown>;
+  /** W3C trace context of the write behind the notice, when tracing is on. */
+  traceparent?: string;
 }
 
 export interface ChangeFeed {

@@ -23,6 +23,7 @@ import type { SecurityOptions } from './security/limits.js';
 import { admit, MemoryRateLimiter, RateLimitedError, type RateLimiter } from './security/rateLimit.js';
 import { type TrustedDocuments, trustedDocumentsPlugins } from './security/trustedDocuments.js';
 import { closeCodes, ConnectionCounter } from './security/websocket.js';
+import { traced } from './telemetry/hooks.js';
 import { graphiqlPage } from './web/graphiql.js';
 import { isBoardPath, serveBoard } from './web/static.js';
 
@@ -157,6 +158,7 @@ export function buildApp(options: AppOptions) {
       inputGuardPlugin(),
       rateLimitPlugin,
       bodylessPlugin,
+      traced.yogaPlugin(),
     ],
     // Whatever the plugin above did not see (errors raised while reading the request) ends here.
     maskedErrors: { maskError: (error) => documentedError(error, { log, production }) },

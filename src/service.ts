@@ -27,6 +27,7 @@ import { createRateLimiter } from './security/rateLimit.js';
 import { createSubscriptionQuota } from './security/subscriptionQuota.js';
 import { loadTrustedDocuments } from './security/trustedDocuments.js';
 import { buildApp } from './server.js';
+import { traced } from './telemetry/hooks.js';
 
 export interface RunningService {
   url: string;
@@ -57,17 +58,17 @@ export async function startService(config: Config, log: Logger): Promise<Running
     let store: EventStore | null = null;
     if (need.store) {
       if (!config.DATABASE_URL) await mkdir(config.DATA_DIR, { recursive: true });
-      store = await openEventStore(
+      store = traced.store(await openEventStore(
         config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: path.join(config.DATA_DIR, 'pglite') },
         { migrate: roles.includes('command') || !config.DATABASE_URL, log },
-      );
+      ));
       stops.push(() => store!.close());
       readiness.postgres = () => store!.ping();
     }
 
     let bus: EventBus | null = null;
     if (need.bus) {
-      bus = config.NATS_URL
+      bus = traced.bus(config.NATS_URL
         ? await JetStreamBus.connect({
             url: config.NATS_URL,
             stream: config.NATS_STREAM,
@@ -78,7 +79,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
             duplicateWindowMs: config.NATS_DUPLICATE_WINDOW_MS,
             name: `cqrs-orders ${roles.join(',')}`,
           })
-        : new InProcessBus({ ackWaitMs: config.NATS_ACK_WAIT_MS, maxDeliver: config.NATS_MAX_DELIVER });
+        : new InProcessBus({ ackWaitMs: config.NATS_ACK_WAIT_MS, maxDeliver: config.NATS_MAX_DELIVER }));
       stops.push(() => bus!.close());
       readiness.nats = () => bus!.ping();
     }
@@ -87,7 +88,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     let feed: ChangeFeed | null = null;
     if (need.reads) {
       readStore = config.REDIS_URL ? new RedisReadStore({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReadStore();
-      feed = config.REDIS_URL ? new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed();
+      feed = traced.feed(config.REDIS_URL ? new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed());
       stops.push(() => readStore!.close(), () => feed!.close());
       readiness.redis = () => readStore!.ping();
     }

@@ -13,9 +13,9 @@ export interface SpawnedServer {
   stop(): Promise<void>;
 }
 
-/** Runs `entry` under tsx with `env` and waits for its JSON log line `{ msg: readyMessage, url }`. */
+/** Runs `entry` (under tsx when it is TypeScript) with `env` and waits for its JSON log line `{ msg: readyMessage, url }`. */
 export async function spawnServer(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[] = []): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, entry], {
+  const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...nodeArgs, entry], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

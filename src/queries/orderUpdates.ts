@@ -4,6 +4,7 @@ import type { ChangeFeed, ChangeNotice, ReadStore, StoredEvent, VersionedDoc } f
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import { toProjected } from '../projectors/runtime.js';
 import { canSee } from './getOrder.js';
+import { traced } from '../telemetry/hooks.js';
 
 export interface OrderUpdate {
   doc: VersionedDoc<OrderDoc>;
@@ -138,7 +139,7 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
           // An order first heard of now is new to this subscription: all of it is news, from version 1.
           if (!sent.has(notice.id)) sent.set(notice.id, { last: 0, first: true });
           const { last } = track(notice.id);
-          if (last === null || notice.version > last) await advance(notice.id, notice);
+          if (last === null || notice.version > last) await traced.message(notice, () => advance(notice.id, notice));
           continue;
         }
         await new Promise<void>((resolve) => (wake = resolve));

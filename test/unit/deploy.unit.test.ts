@@ -49,6 +49,26 @@ describe('given the Dockerfile', async () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/COPY --from=build/);
   });
+
+  it('compiles to dist/ in the build stage and runs the compiled JavaScript, with no TypeScript loader', () => {
+    const [build, runtime] = dockerfile.split(/^FROM\s+\S+\s+AS\s+runtime$/m) as [string, string];
+    expect(build).toMatch(/^RUN .*npm run build/m);
+    expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+    expect(runtime).not.toMatch(/COPY --from=build \/app\/src/);
+    // The migrations the command role applies at start are read from prisma/ at run time.
+    expect(runtime).toMatch(/^COPY prisma \.\/prisma$/m);
+    const cmd = /^CMD\s+(\[.*\])$/m.exec(runtime);
+    expect(JSON.parse(cmd![1]!)).toEqual(['node', 'dist/main.js']);
+    expect(runtime).not.toMatch(/tsx/);
+  });
+
+  it('builds what package.json starts: npm start runs dist/main.js after a build', async () => {
+    const { scripts } = JSON.parse(await read('package.json')) as { scripts: Record<string, string> };
+    expect(scripts.start).toBe('node dist/main.js');
+    expect(scripts.prestart).toBe('npm run build');
+    const tsconfig = await read('tsconfig.build.json');
+    expect(tsconfig).toMatch(/"outDir": "dist"/);
+  });
 });
 
 describe('given the Kubernetes manifests', async () => {

@@ -14,6 +14,7 @@ import {
 import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
 import { decodeEvent, encodeEvent } from '../codec.js';
 import { retryDelayMs } from '../backoff.js';
+import { traced } from '../../telemetry/hooks.js';
 
 export interface JetStreamBusOptions {
   url: string;
@@ -123,6 +124,7 @@ export class JetStreamBus implements EventBus {
     if (Date.now() - event.committedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
+    traced.inject(h);
     const send = () => this.js.publish(subject, encodeEvent(event), { msgID: event.metadata.eventId, headers: h });
     try {
       await send();
