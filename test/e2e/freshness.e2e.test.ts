@@ -57,6 +57,50 @@ describe('given the real services, a write instance A and a read-only instance B
     });
   });
 
+  describe('when a followed order reaches a final state', () => {
+    /** Every message, and whether the server completed the subscription. */
+    const follow = (token: string, id: string, since?: number) => {
+      const client = wsClient(b.url, token);
+      const messages: { eventType: string; version: number; previousVersion: number | null }[] = [];
+      const completed = new Promise<void>((resolve, reject) =>
+        client.subscribe(
+          { query: updates, variables: { id, since } },
+          { next: (message) => void messages.push((message.data as any).orderUpdated), error: reject, complete: resolve },
+        ),
+      );
+      return { messages, completed, dispose: () => client.dispose() };
+    };
+
+    it('completes right after delivering it (CANCELLED)', async () => {
+      const { orderId } = await create(alice);
+      const followed = follow(alice, orderId);
+      try {
+        await expect.poll(() => followed.messages.length).toBe(1);
+        const cancelled = await gql(a.url, 'mutation($id: ID!) { cancelOrder(orderId: $id, reason: "done") { version } }', { id: orderId }, alice);
+        expect(cancelled.errors).toBeUndefined();
+        await followed.completed;
+        expect(followed.messages.map((m) => m.eventType)).toEqual(['Snapshot', 'OrderCancelled']);
+      } finally {
+        await followed.dispose();
+      }
+    });
+
+    it('completes right after the Snapshot when the order was already final, and after the final version on a resume', async () => {
+      const { orderId } = await create(alice);
+      await gql(a.url, 'mutation($id: ID!) { cancelOrder(orderId: $id, reason: "done") { version } }', { id: orderId }, alice);
+      await gql(b.url, orderQuery, { id: orderId, minVersion: 2 }, alice);
+      const late = follow(alice, orderId);
+      const resumed = follow(alice, orderId, 1);
+      try {
+        await Promise.all([late.completed, resumed.completed]);
+        expect(late.messages.map((m) => [m.eventType, m.version])).toEqual([['Snapshot', 2]]);
+        expect(resumed.messages.map((m) => [m.eventType, m.version, m.previousVersion])).toEqual([['OrderCancelled', 2, 1]]);
+      } finally {
+        await Promise.all([late.dispose(), resumed.dispose()]);
+      }
+    });
+  });
+
   describe('when a subscriber on B disconnects, misses three versions and resubscribes with sinceVersion', () => {
     it('receives exactly those three, then live ones, each with previousVersion', async () => {
       const { orderId } = await create(alice);
