@@ -83,6 +83,10 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
 
   let sweep: Promise<ReconcileResult> | null = null;
   const reconcileNow = () => (sweep ??= reconcile(deps, projections, options.reconcileWindowMs).finally(() => (sweep = null)));
+  // At once on start, not after the first interval: a projector that died while holding deliveries
+  // leaves them unacked until the bus's ack wait (30 s by default) ends; its successor brings those
+  // orders up to date from the event store now. Off the delivery path: one query and a read per order.
+  void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation at start failed'));
   const reconcileTimer = setInterval(() => void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed')), options.reconcileEveryMs);
   const completenessTimer = setInterval(
     () => void ensureComplete().catch((error: unknown) => log.warn({ err: error }, 'could not check the read models')),
