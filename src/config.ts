@@ -30,6 +30,10 @@ const schema = z
     JWT_SECRET: z.string().min(16, 'JWT_SECRET must be at least 16 characters').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
+    // Admission control of the command path (README "Overload"): past these, SERVICE_UNAVAILABLE at once.
+    COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(16),
+    COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(32),
+    COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
     OUTBOX_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { Admission } from './commands/admission.js';
 import { createCommandHandlers } from './commands/index.js';
 import type { Config, Role } from './config.js';
 import { InProcessBus } from './infrastructure/embedded/inProcessBus.js';
@@ -19,7 +20,9 @@ import { PrismaDeadLetters } from './infrastructure/postgres/deadLetters.js';
 import { createPrismaClient } from './infrastructure/postgres/prisma.js';
 import { PrismaStreamVersions } from './infrastructure/postgres/streamVersions.js';
 import { scanStreamVersions } from './projectors/reconcile.js';
-import { startProjectorRole } from './projectors/role.js';
+import { projections, startProjectorRole } from './projectors/role.js';
+import { withCompleteness } from './queries/completeness.js';
+import { guarded } from './infrastructure/unavailable.js';
 import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
@@ -124,7 +127,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     }
 
     const services: Services = { commands: null, reads: null, receipts: roles.includes('command') ? receipts : null, log };
-    if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
+    if (roles.includes('command')) services.commands = createCommandHandlers({ store: guarded(store!, 'postgres'), admission: new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS }), maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     if (roles.includes('query')) {
       // Subscriptions replay versions the read store no longer holds from the event store. A query-only
       // instance opens it on first need, read only, so it starts and serves reads without Postgres.
@@ -137,7 +140,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), receipts };
+      services.reads = { readStore: guarded(withCompleteness(readStore!, projections), 'redis'), feed: feed!, waiter, history: async (id) => (await openHistory()).readStream(id), receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.

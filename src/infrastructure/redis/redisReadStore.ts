@@ -44,6 +44,9 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       shared?.redis ??
       (new Redis(url, {
         maxRetriesPerRequest: 1,
+        // A command waiting for Redis (in the offline queue while it reconnects, or on a silent socket)
+        // fails after this long: reads answer SERVICE_UNAVAILABLE within the contract's 2 s.
+        commandTimeout: 1500,
         scripts: {
           applyDoc: { lua: APPLY },
           raiseCheckpoint: { numberOfKeys: 1, lua: RAISE_CHECKPOINT },
