@@ -21,6 +21,11 @@ export const metrics = {
     labelNames: ['reason'] as const,
     registers: [registry],
   }),
+  requestsShed: new Counter({
+    name: 'orders_requests_shed_total',
+    help: 'GraphQL requests over HTTP refused before parsing because the event loop was overloaded (SERVICE_UNAVAILABLE)',
+    registers: [registry],
+  }),
   commandRetries: new Counter({
     name: 'orders_command_retries_total',
     help: 'Commands decided again after losing a version race',

@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { authenticate } from './auth.js';
 import { drainable } from './httpDrain.js';
+import type { LoadShedder } from './loadShedding.js';
 import { UnauthenticatedError } from './domain/errors.js';
 import type { Caller } from './domain/order/index.js';
 import { registry } from './metrics.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   security: SecurityOptions;
   /** Shared across replicas when Redis-backed; an in-memory one when omitted. */
   rateLimiter?: RateLimiter;
+  /** Refuses GraphQL requests over HTTP while the process is past its CPU capacity (src/loadShedding.ts). */
+  loadShedder?: LoadShedder;
 }
 
 interface Identity {
@@ -180,6 +183,7 @@ export function buildApp(options: AppOptions) {
     if (path === '/metrics') return void res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
     // The order board (src/web) lives where the reads are.
     if (options.services.reads && isBoardPath(path)) return serveBoard(req, res, path);
+    if (req.method === 'POST' && options.loadShedder?.overloaded) return options.loadShedder.refuse(res);
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));

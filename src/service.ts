@@ -28,6 +28,7 @@ import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
 import { createRateLimiter } from './security/rateLimit.js';
 import { buildApp } from './server.js';
+import { LoadShedder } from './loadShedding.js';
 
 export interface RunningService {
   url: string;
@@ -146,7 +147,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
     const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
     stops.push(() => rateLimiter.close());
-    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter });
+    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS);
+    stops.push(async () => loadShedder.stop());
+    const app = buildApp({ host: config.HOST, port: config.PORT, jwtSecret: config.jwtSecret, services, log, readiness, security: securityOptions(config), rateLimiter, loadShedder });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');
