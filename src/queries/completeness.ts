@@ -5,22 +5,64 @@ import type { Projection } from '../projectors/projection.js';
 import { completeMarker } from '../projectors/rebuild.js';
 
 /**
- * A missing document means "no such order" only while its read model is complete. After Redis lost its
- * data (a flush, a restart without persistence) the projector rebuilds, and until the rebuild switches
- * (and writes the completeness marker), and a moment after, an order that exists may have no document: answer
- * SERVICE_UNAVAILABLE then, never null. Free when the document is found; one more read when it is not.
+ * A missing document means "no such order" only while its read model is complete. When Redis loses its
+ * data (a flush, a restart without persistence) the completeness marker goes with it and the projector
+ * rebuilds; until the rebuild has switched (and a moment after, while readers may still look in the
+ * namespace Redis emptied), an order that exists may have no document: answer SERVICE_UNAVAILABLE then,
+ * never null. Free when the document is found; one more read when it is not.
+ *
+ * "Lost" needs a memory of "complete": this process remembers having seen the marker. A deployment whose
+ * read models were never complete (no projector has run yet) answers null for a missing order, as before.
  */
 export function withCompleteness(readStore: ReadStore, projections: readonly Projection<unknown>[]): ReadStore {
   const byCollection = new Map(projections.map((projection) => [projection.collection, projection]));
-  const get: ReadStore['get'] = async (collection, id) => {
-    const doc = await readStore.get(collection, id);
-    const projection = byCollection.get(collection);
-    if (doc !== null || !projection) return doc as never;
-    // Readers cache the active namespace for a moment, so just after a rebuild switched one may still
-    // look in the namespace Redis emptied: a miss counts only once that moment has surely passed.
-    const completeAt = Date.parse((await readStore.getInfo(completeMarker(projection))).at ?? '');
-    if (Date.now() - completeAt > 2 * ACTIVE_NAMESPACE_TTL_MS) return null;
+  const state = new Map<string, { seenComplete: boolean; lost: boolean }>();
+  const marker = async (projection: Projection<unknown>) => Date.parse((await readStore.getInfo(completeMarker(projection))).at ?? '');
+
+  const missing = async (projection: Projection<unknown>): Promise<null> => {
+    const known = state.get(projection.collection) ?? { seenComplete: false, lost: false };
+    state.set(projection.collection, known);
+    const completeAt = await marker(projection);
+    if (Number.isNaN(completeAt)) {
+      if (!known.seenComplete) return null;
+      known.lost = true;
+    } else {
+      if (!known.lost || Date.now() - completeAt > 2 * ACTIVE_NAMESPACE_TTL_MS) {
+        known.seenComplete = true;
+        known.lost = false;
+        return null;
+      }
+    }
     throw new ServiceUnavailableError(`the ${projection.name} read model is being rebuilt; try again shortly`, { server: 'redis', retryAfterSeconds: 2, rebuilding: projection.name });
+  };
+
+  // Until it has seen the marker, a process looks for it at most once a second, whatever the reads find:
+  // one round trip a second while a read model is not complete yet, none after.
+  const learning = new Map<string, { at: number; pending: Promise<void> | null }>();
+  const learn = async (projection: Projection<unknown>) => {
+    const entry = learning.get(projection.collection) ?? { at: 0, pending: null };
+    learning.set(projection.collection, entry);
+    if (!entry.pending && Date.now() - entry.at >= 1000) {
+      entry.at = Date.now();
+      entry.pending = marker(projection)
+        .then(
+          (at) => {
+            const known = state.get(projection.collection);
+            if (!Number.isNaN(at) && !known?.lost) state.set(projection.collection, { seenComplete: true, lost: false });
+          },
+          () => {},
+        )
+        .finally(() => (entry.pending = null));
+    }
+    await entry.pending;
+  };
+
+  const get: ReadStore['get'] = async (collection, id) => {
+    const projection = byCollection.get(collection);
+    if (projection && !state.get(collection)?.seenComplete) await learn(projection);
+    const doc = await readStore.get(collection, id);
+    if (doc !== null || !projection) return doc as never;
+    return missing(projection);
   };
   return new Proxy(readStore, {
     get: (target, property, receiver) => (property === 'get' ? get : Reflect.get(target, property, receiver)),

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivatePostgres, PrivateRedis } from '../../faults/infra.js';
 import { applyMigrations } from '../../src/infrastructure/postgres/migrate.js';
@@ -116,6 +117,13 @@ describe('when Redis is down', () => {
     const created = await createOrder();
     const orderId = created.body.data.createOrder.orderId as string;
     await expect.poll(async () => (await readOrder(orderId)).body.data?.order?.version ?? null, { timeout: 15_000 }).toBe(1);
+    // Given complete read models (the rebuild after the previous test's restart has switched), which the
+    // service has seen: it looks for the completeness marker at most once a second until it has.
+    const probe = new Redis(redis.url);
+    await expect.poll(() => probe.exists('unavailable:info:complete:order'), { timeout: 30_000 }).toBe(1);
+    probe.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await readOrder(orderId)).body.data?.order?.version).toBe(1);
 
     await redis.stop('SIGKILL');
     await redis.start(); // empty: no persistence
