@@ -35,7 +35,7 @@ const schema = z
     COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(32),
     COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
     // Event-loop delay past which GraphQL requests over HTTP are refused before parsing; 0 turns it off.
-    SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(500),
+    SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(0),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
     OUTBOX_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),

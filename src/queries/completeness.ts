@@ -22,9 +22,10 @@ export function withCompleteness(readStore: ReadStore, projections: readonly Pro
   const missing = async (projection: Projection<unknown>): Promise<null> => {
     const known = state.get(projection.collection) ?? { seenComplete: false, lost: false };
     state.set(projection.collection, known);
+    // Never seen complete: nothing can have been lost (and `learn` keeps looking, once a second).
+    if (!known.seenComplete) return null;
     const completeAt = await marker(projection);
     if (Number.isNaN(completeAt)) {
-      if (!known.seenComplete) return null;
       known.lost = true;
     } else {
       if (!known.lost || Date.now() - completeAt > 2 * ACTIVE_NAMESPACE_TTL_MS) {

@@ -120,8 +120,15 @@ describe('when Redis is down', () => {
     // Given complete read models (the rebuild after the previous test's restart has switched), which the
     // service has seen: it looks for the completeness marker at most once a second until it has.
     const probe = new Redis(redis.url);
-    await expect.poll(() => probe.exists('unavailable:info:complete:order'), { timeout: 30_000 }).toBe(1);
-    probe.disconnect();
+    probe.on('error', () => {});
+    try {
+      await expect.poll(() => probe.exists('unavailable:info:complete:order'), { timeout: 30_000 }).toBe(1);
+    } catch (error) {
+      console.log('the read models did not become complete; the service said:\n', server.logs.filter((l) => /rebuil|complete|reconcil|warn|error/i.test(l)).slice(-30).map((l) => l.slice(0, 400)).join('\n'));
+      throw error;
+    } finally {
+      probe.disconnect();
+    }
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await readOrder(orderId)).body.data?.order?.version).toBe(1);
 
