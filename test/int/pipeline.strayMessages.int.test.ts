@@ -13,7 +13,7 @@ import { consumerOf } from '../../src/projectors/deadLetters.js';
 import { projections } from '../../src/projectors/role.js';
 import { projectionStatus } from '../../src/projectors/status.js';
 import { urls } from '../services.js';
-import { appendOne, openPipeline, type Pipeline } from './fixtures/pipeline.js';
+import { appendOne, fast, openPipeline, type Pipeline } from './fixtures/pipeline.js';
 
 let p: Pipeline;
 let reconcileNow: () => Promise<{ compared: number; diverged: number }>;
@@ -85,6 +85,12 @@ describe('when stray messages reach the subject of an order', () => {
     for (const reason of [/not JSON/, /OrderConfirmed .* v1001 .*the event store has no v1001/, /unknown event type OrderTeleported, and the event store does not hold it/])
       expect(reasons.filter((text) => reason.test(text))).toHaveLength(1);
     expect([...(await p.deadLetters.blocked(consumerOf(orderDetails.name))).keys()]).not.toContain(orderId);
+  });
+
+  it('never sees them again: the bus is told to drop them, not to redeliver after the ack wait', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2.5 * fast.ackWaitMs));
+    const letters = (await p.deadLetters.list({ unresolvedOnly: true })).filter((letter) => letter.streamId === orderId);
+    expect(letters.map((letter) => letter.deliveries)).toEqual(letters.map(() => 1));
   });
 
   it('shows them in projectionStatus.deadLetters and in `npm run projections -- dead-letters`', async () => {

@@ -253,7 +253,9 @@ async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>,
     try {
       if (!onInvalid) throw error;
       await onInvalid({ streamId, sequence: m.info.streamSequence, reason: error.message, deliveryCount });
-      m.term(error.message);
+      // No reason with the TERM: servers before 2.10.4 do not parse "+TERM <reason>", ignore it and
+      // redeliver the message after every ack wait. The reason is in the dead letter.
+      m.term();
     } catch {
       m.nak(retryDelayMs(deliveryCount));
     }
