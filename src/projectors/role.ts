@@ -62,9 +62,11 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
       if ((await deps.readStore.getInfo(completeMarker(projection))).at) continue;
       if (await deps.readStore.leaseHolder(rebuildLease(projection))) continue;
       log.warn({ projection: projection.name }, 'read model is not known to be complete (first start or Redis lost its data): rebuilding from the event store');
-      const task = rebuild(deps, projection, { signal: stopping.signal })
+      // Switched is done: the cleanup after it (dropping the old namespace) must not keep the next
+      // rebuild from starting if Redis loses its data again meanwhile.
+      const task = rebuild(deps, projection, { signal: stopping.signal, onSwitched: () => rebuilds.delete(projection.collection) })
         .catch((error: unknown) => log.warn({ err: error, projection: projection.name }, 'automatic rebuild did not finish; will try again'))
-        .finally(() => rebuilds.delete(projection.collection));
+        .finally(() => rebuilds.get(projection.collection) === task && rebuilds.delete(projection.collection));
       rebuilds.set(projection.collection, task);
     }
   };
