@@ -10,12 +10,13 @@ import { metrics } from './metrics.js';
  */
 export class LoadShedder {
   private lagMs = 0;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxLagMs: number,
     everyMs = 20,
   ) {
+    if (maxLagMs <= 0) return; // off: no timer at all
     let expected = performance.now() + everyMs;
     this.timer = setInterval(() => {
       const now = performance.now();
