@@ -10,6 +10,8 @@ import { startProjector } from './runtime.js';
 import { sampleProjections } from './status.js';
 import { userOrders } from './userOrders.js';
 
+const START_WINDOW_MS = 120_000;
+
 /** Every read model, in the order status and `rebuild all` list them. */
 export const projections = [orderDetails, userOrders, orderStats] as readonly Projection<unknown>[];
 
@@ -88,7 +90,9 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
   // At once on start, not after the first interval: a projector that died while holding deliveries
   // leaves them unacked until the bus's ack wait (30 s by default) ends; its successor brings those
   // orders up to date from the event store now. Off the delivery path: one query and a read per order.
-  void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation at start failed'));
+  // Only the last two minutes: a delivery held longer than the ack wait has been redelivered already,
+  // and a sweep over the whole window would cost a large read at every start.
+  void reconcile(deps, projections, Math.min(options.reconcileWindowMs, START_WINDOW_MS)).catch((error: unknown) => log.warn({ err: error }, 'reconciliation at start failed'));
   const reconcileTimer = setInterval(() => void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed')), options.reconcileEveryMs);
   const completenessTimer = setInterval(
     () => void ensureComplete().catch((error: unknown) => log.warn({ err: error }, 'could not check the read models')),
