@@ -3,6 +3,9 @@
 // connections again); convergence is measured from that moment.
 import type { Infra } from './infra.js';
 import type { ServiceProcess, Topology } from './services.js';
+import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { sleep } from './util.js';
 
 export const faultKinds = [
@@ -16,6 +19,7 @@ export const faultKinds = [
   'redis-flush',
   'redis-restart',
   'postgres-restart',
+  'stray-messages',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -32,6 +36,9 @@ export interface FaultContext {
   topology: Topology;
   random: () => number;
   log: (line: string) => void;
+  nats: { stream: string; subjectPrefix: string };
+  /** An order of the load, for faults aimed at one order's subject. */
+  someOrderId: () => string | null;
 }
 
 export interface Injected {
@@ -115,6 +122,16 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Inject
       await sleep(plan.downMs);
       await infra.redis.start();
       break;
+    case 'stray-messages': {
+      // Anyone may publish on the subjects: a non-JSON payload, an event of a type nobody knows at the
+      // order's next versions, and one far ahead of the store. None may change a document; the check
+      // after this fault compares every document with the event store.
+      const orderId = ctx.someOrderId();
+      if (!orderId) throw new Error('stray-messages: the load has no order yet');
+      const sent = await publishStrays(infra.nats.url, `${ctx.nats.subjectPrefix}.${orderId}`, orderId);
+      detail = `${sent} stray messages on the subject of order ${orderId} (not JSON, unknown type, far-ahead version)`;
+      break;
+    }
     case 'postgres-restart': {
       const mode = plan.mode ?? 'fast';
       detail = `postgres ${mode} shutdown (${mode === 'fast' ? 'SIGINT' : 'SIGQUIT, crash recovery on start'}), down for ${plan.downMs} ms`;
@@ -125,4 +142,21 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Inject
     }
   }
   return { detail, brokenAt, healedAt: Date.now() };
+}
+
+async function publishStrays(url: string, subject: string, orderId: string): Promise<number> {
+  const nc = await connect({ servers: url, timeout: 3000 });
+  try {
+    const js = jetstream(nc);
+    const envelope = (version: number, type: string) => {
+      const eventId = randomUUID();
+      const event = { position: '9000000000', streamId: orderId, version, type, schemaVersion: 1, data: {}, committedAt: new Date().toISOString(), metadata: { eventId, commandId: eventId, correlationId: eventId, causationId: eventId, userId: 'stranger' } };
+      return { payload: JSON.stringify(event), eventId };
+    };
+    const strays = [{ payload: 'not json {', eventId: undefined }, ...[1, 2, 3, 4, 5, 6, 7].map((version) => envelope(version, 'OrderTeleported')), envelope(100_000, 'OrderConfirmed')];
+    for (const { payload, eventId } of strays) await js.publish(subject, payload, eventId ? { msgID: eventId } : {});
+    return strays.length;
+  } finally {
+    await nc.close();
+  }
 }

@@ -138,6 +138,12 @@ export class Load {
     for (const user of users) for (let i = 0; i < this.options.concurrency; i++) this.workers.push(this.worker(user));
   }
 
+  /** An order the load created and the service acknowledged, for faults aimed at one order's subject. */
+  someOrderId(): string | null {
+    const known = [...this.orders.values()].flat();
+    return known.length ? known[Math.floor(this.options.random() * known.length)]!.id : null;
+  }
+
   /** Stops starting intents and resolves when none is in flight (retries included). */
   async pause(): Promise<void> {
     this.paused = true;

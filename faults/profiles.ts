@@ -35,13 +35,14 @@ export const ci: Profile = {
     { kind: 'redis-restart', downMs: 1_000 },
     { kind: 'postgres-restart', downMs: 4_000, mode: 'fast' },
     { kind: 'postgres-restart', downMs: 3_000, mode: 'immediate' },
+    { kind: 'stray-messages', downMs: 0 },
   ],
   gapMs: [2_000, 3_000],
   convergeDeadlineMs: 45_000,
   load,
-  // Shorter timers than production so that a redelivery (ack wait) or a reconciliation sweep fits the
-  // CI budget; the long profile runs the service's defaults.
-  serviceEnv: { OUTBOX_POLL_MS: '500', NATS_ACK_WAIT_MS: '5000', RECONCILE_INTERVAL_MS: '5000' },
+  // The service's defaults (30 s ack wait, 30 s reconciliation): a killed projector's successor must
+  // catch up without waiting for either. Only the outbox poll, a fallback to NOTIFY, is shorter.
+  serviceEnv: { OUTBOX_POLL_MS: '500' },
   relays: 2,
   projectors: 2,
 };
@@ -59,6 +60,7 @@ const weights: Record<FaultKind, number> = {
   'redis-flush': 1,
   'redis-restart': 1,
   'postgres-restart': 2,
+  'stray-messages': 1,
 };
 
 /**
@@ -89,6 +91,7 @@ function plan(kind: FaultKind, random: () => number): FaultPlan {
     case 'nats-wipe':
       return { kind, downMs: 1_000 };
     case 'redis-flush':
+    case 'stray-messages':
       return { kind, downMs: 0 };
     default:
       return { kind, downMs: Math.floor(random() * 2_000) };

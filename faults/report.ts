@@ -81,7 +81,11 @@ export interface Report {
   lost: number;
   duplicated: number;
   deadLetters: DeadLetterRow[];
-  memory: { everyMs: number; samples: { t: number; rssMb: Record<string, number | null> }[]; byProcess: Record<string, { firstMb: number | null; maxMb: number | null; lastMb: number | null }> };
+  memory: {
+    everyMs: number;
+    samples: { t: number; rssMb: Record<string, number | null>; fds?: Record<string, number | null> }[];
+    byProcess: Record<string, { firstMb: number | null; maxMb: number | null; lastMb: number | null; firstFds?: number | null; maxFds?: number | null; lastFds?: number | null }>;
+  };
   processEvents: { starts: Record<string, number>; unexpectedExits: ExitRecord[]; startFailures: ExitRecord[] };
   logs: Record<string, { level: string; count: number; text: string; first: string; last: string }[]>;
 }
@@ -156,7 +160,15 @@ export function memorySummary(samples: Report['memory']['samples'], processes: S
   const byProcess: Report['memory']['byProcess'] = {};
   for (const { name } of processes) {
     const values = samples.map((sample) => sample.rssMb[name]).filter((value): value is number => typeof value === 'number');
-    byProcess[name] = { firstMb: values[0] ?? null, maxMb: values.length ? Math.max(...values) : null, lastMb: values.at(-1) ?? null };
+    const fds = samples.map((sample) => sample.fds?.[name]).filter((value): value is number => typeof value === 'number');
+    byProcess[name] = {
+      firstMb: values[0] ?? null,
+      maxMb: values.length ? Math.max(...values) : null,
+      lastMb: values.at(-1) ?? null,
+      firstFds: fds[0] ?? null,
+      maxFds: fds.length ? Math.max(...fds) : null,
+      lastFds: fds.at(-1) ?? null,
+    };
   }
   return byProcess;
 }
@@ -224,6 +236,20 @@ export function printReport(report: Report, out: (line: string) => void = consol
   out(`  ${''.padEnd(12)} ${''.padEnd(17)} ${picks.map((sample) => `${sample.t}s`.padStart(6)).join('')}`);
   for (const [name, m] of Object.entries(report.memory.byProcess))
     out(`  ${name.padEnd(12)} ${`${m.firstMb ?? '-'} / ${m.maxMb ?? '-'} / ${m.lastMb ?? '-'}`.padEnd(17)} ${picks.map((sample) => String(sample.rssMb[name] ?? '-').padStart(6)).join('')}`);
+  out('open file descriptors (first / max / last)');
+  for (const [name, m] of Object.entries(report.memory.byProcess)) out(`  ${name.padEnd(12)} ${m.firstFds ?? '-'} / ${m.maxFds ?? '-'} / ${m.lastFds ?? '-'}`);
+  if (samples.length && samples.at(-1)!.t >= 300) {
+    // Long runs: one line a minute, RSS MB (open fds) per process, to see flat or growing.
+    out('');
+    out('every minute: RSS MB (open fds)');
+    const names = Object.keys(report.memory.byProcess);
+    out(`  ${'min'.padStart(4)} ${names.map((name) => name.padStart(14)).join('')}`);
+    for (let minute = 1; ; minute++) {
+      const sample = samples.find((candidate) => candidate.t >= minute * 60);
+      if (!sample) break;
+      out(`  ${String(minute).padStart(4)} ${names.map((name) => `${sample.rssMb[name] ?? '-'} (${sample.fds?.[name] ?? '-'})`.padStart(14)).join('')}`);
+    }
+  }
   const exits = report.processEvents.unexpectedExits;
   if (exits.length) {
     out('');

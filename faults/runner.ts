@@ -88,8 +88,12 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
     const t0 = Date.now();
     const processes = topology.all;
     memoryTimer = setInterval(() => {
-      void Promise.all(processes.map(async (p) => [p.name, await p.rss()] as const)).then((values) =>
-        memory.push({ t: Math.round((Date.now() - t0) / 1000), rssMb: Object.fromEntries(values.map(([name, rss]) => [name, rss === null ? null : Math.round(rss / 1048576)])) }),
+      void Promise.all(processes.map(async (p) => [p.name, await p.rss(), await p.fds()] as const)).then((values) =>
+        memory.push({
+          t: Math.round((Date.now() - t0) / 1000),
+          rssMb: Object.fromEntries(values.map(([name, rss]) => [name, rss === null ? null : Math.round(rss / 1048576)])),
+          fds: Object.fromEntries(values.map(([name, , fds]) => [name, fds])),
+        }),
       );
     }, memoryEveryMs);
 
@@ -154,7 +158,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
       log(`${id} ${plan.kind}${plan.mode ? ` (${plan.mode})` : ''}: injecting`);
       load!.ledger.fault = id;
       const readiness = watchReadiness(topology!);
-      const injected = await inject(plan, { infra, topology: topology!, random, log });
+      const injected = await inject(plan, { infra, topology: topology!, random, log, nats: { stream: serviceEnv.NATS_STREAM, subjectPrefix: 'orders.events' }, someOrderId: () => load!.someOrderId() });
       load!.ledger.fault = null;
       readiness.stop();
       log(`${id} ${injected.detail}; healed after ${injected.healedAt - injected.brokenAt} ms`);
@@ -198,6 +202,14 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
   if (integrity?.refusedButApplied.length) failures.push(`${integrity.refusedButApplied.length} commands refused but applied`);
   if (integrity?.acceptedInvalid.length) failures.push(`${integrity.acceptedInvalid.length} commands against the lifecycle accepted`);
   if (integrity?.quantityMismatches.length) failures.push(`${integrity.quantityMismatches.length} item quantities differ from the adds that took effect`);
+  // Not vacuous: a run that acknowledged nothing, compared nothing, or found events nobody sent proves nothing.
+  if (!integrity || integrity.acknowledged === 0) failures.push('no command was acknowledged: the run proves nothing');
+  if (integrity?.foreignEvents) failures.push(`${integrity.foreignEvents} events of unknown origin in the event store (no command of the load caused them)`);
+  for (const [label, record] of [['baseline', baseline], ...faults.map((f) => [`${f.id} ${f.kind}`, f.check] as const), ['final', final]] as const)
+    if (record && (record.convergence.streams === 0 || record.convergence.events === 0)) failures.push(`the check after ${label} compared nothing (no orders in the event store)`);
+  // A dependency that does not answer is SERVICE_UNAVAILABLE, never a masked internal error.
+  const internal = faults.flatMap((f) => Object.entries(f.attempts.failures).filter(([what]) => what.includes('INTERNAL_SERVER_ERROR')).map(([what, n]) => `${f.id} ${f.kind}: ${n} × ${what}`));
+  if (internal.length) failures.push(`commands answered INTERNAL_SERVER_ERROR during faults: ${internal.slice(0, 5).join('; ')}`);
   const timeouts = faults.filter((f) => !f.check.convergence.converged);
   if (timeouts.length) failures.push(`no convergence within ${profile.convergeDeadlineMs / 1000} s after ${timeouts.map((f) => `${f.id} ${f.kind}`).join(', ')}`);
   if (final && !final.convergence.converged) failures.push('no convergence at the end');

@@ -171,6 +171,14 @@ export class ServiceProcess {
     return kb ? Number(kb) * 1024 : null;
   }
 
+  /** Open file descriptors (sockets, files, pipes) from /proc, null when not running: handles that leak show here. */
+  async fds(): Promise<number | null> {
+    const pid = this.pid;
+    if (pid === null) return null;
+    const { readdir } = await import('node:fs/promises');
+    return (await readdir(`/proc/${pid}/fd`).catch(() => null))?.length ?? null;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.running) {

@@ -71,7 +71,7 @@ async function run(): Promise<number> {
     }
     case 'dead-letters': {
       const letters = await deadLetters.list({ unresolvedOnly: arg !== '--all' });
-      console.log(table(letters.map((l) => ({ id: l.id, consumer: l.consumer, order: l.streamId, version: l.version, position: l.position, deliveries: l.deliveries, failed: l.failedAt.toISOString(), resolved: l.resolvedAt?.toISOString() ?? '', reason: l.reason }))));
+      console.log(table(letters.map((l) => ({ id: l.id, consumer: l.consumer, kind: l.kind, order: l.streamId, version: l.version, position: l.position, deliveries: l.deliveries, failed: l.failedAt.toISOString(), resolved: l.resolvedAt?.toISOString() ?? '', reason: l.reason }))));
       return 0;
     }
     case 'retry': {

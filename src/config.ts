@@ -33,6 +33,12 @@ const schema = z
     JWT_AUDIENCE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
+    // Admission control of the command path (README "Overload"): past these, SERVICE_UNAVAILABLE at once.
+    COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(32),
+    COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(64),
+    COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(500),
+    // Event-loop delay past which GraphQL requests over HTTP are refused before parsing; 0 turns it off.
+    SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(0),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
     OUTBOX_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),

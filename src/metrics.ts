@@ -15,6 +15,17 @@ export const metrics = {
     buckets: seconds,
     registers: [registry],
   }),
+  commandsRefused: new Counter({
+    name: 'orders_commands_refused_total',
+    help: 'Commands refused by admission control (SERVICE_UNAVAILABLE), by reason: queue full or waited too long',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
+  requestsShed: new Counter({
+    name: 'orders_requests_shed_total',
+    help: 'GraphQL requests over HTTP refused before parsing because the event loop was overloaded (SERVICE_UNAVAILABLE)',
+    registers: [registry],
+  }),
   commandRetries: new Counter({
     name: 'orders_command_retries_total',
     help: 'Commands decided again after losing a version race',

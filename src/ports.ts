@@ -121,6 +121,25 @@ export interface BusMessage {
   nak(delayMs?: number): Promise<void>;
 }
 
+/** A message on the bus that is no event our relay publishes (not JSON, no envelope, ids that disagree). */
+export interface InvalidMessage {
+  /** The order id its subject names. */
+  streamId: string;
+  /** Where the bus keeps it (JetStream stream sequence): with the consumer, identifies it. */
+  sequence: number;
+  reason: string;
+  deliveryCount: number;
+}
+
+export interface SubscribeOptions {
+  concurrency?: number;
+  /**
+   * Called once for each invalid message, which is then never delivered again; without it, or while
+   * it fails, the message is redelivered later.
+   */
+  onInvalid?: (message: InvalidMessage) => Promise<void>;
+}
+
 export interface BusSubscription {
   stop(): Promise<void>;
 }
@@ -135,7 +154,7 @@ export interface EventBus {
   subscribe(
     durable: string,
     handler: (message: BusMessage) => Promise<void>,
-    options?: { concurrency?: number },
+    options?: SubscribeOptions,
   ): Promise<BusSubscription>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -144,6 +163,8 @@ export interface EventBus {
 /** A read-model document with the freshness facts every answer carries. */
 export interface VersionedDoc<T = unknown> {
   version: number;
+  /** Id of the event at `version`: with the version, what reconciliation compares to the event store. */
+  eventId?: string;
   /** Commit time of the event at `version`, ISO-8601. */
   eventAt: string;
   /** When a projector wrote the document, ISO-8601. */

@@ -9,6 +9,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { createAuthenticator, type TokenRules } from './auth.js';
 import { drainable } from './httpDrain.js';
+import type { LoadShedder } from './loadShedding.js';
 import { UnauthenticatedError } from './domain/errors.js';
 import type { Caller } from './domain/order/index.js';
 import { callerKey as keyOfCaller } from './keys.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   rateLimiter?: RateLimiter;
   /** TRUSTED_DOCUMENTS: only these operations run, and GraphiQL is off. */
   trustedDocuments?: TrustedDocuments | undefined;
+  /** Refuses GraphQL requests over HTTP while the process is past its CPU capacity (src/loadShedding.ts). */
+  loadShedder?: LoadShedder;
 }
 
 interface Identity {
@@ -198,6 +201,7 @@ export function buildApp(options: AppOptions) {
     if (options.services.reads && isBoardPath(path)) return serveBoard(req, res, path);
     // With trusted documents, GraphiQL (which sends any document) is off.
     if (!options.trustedDocuments && path === yoga.graphqlEndpoint && req.method === 'GET' && req.headers.accept?.includes('text/html')) return serveGraphiQL(req, res);
+    if (req.method === 'POST' && options.loadShedder?.overloaded) return options.loadShedder.refuse(res);
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { Admission } from './commands/admission.js';
 import { createCommandHandlers } from './commands/index.js';
 import type { Config, Role } from './config.js';
 import { InProcessBus } from './infrastructure/embedded/inProcessBus.js';
@@ -19,7 +20,9 @@ import { PrismaDeadLetters } from './infrastructure/postgres/deadLetters.js';
 import { createPrismaClient } from './infrastructure/postgres/prisma.js';
 import { PrismaStreamVersions } from './infrastructure/postgres/streamVersions.js';
 import { scanStreamVersions } from './projectors/reconcile.js';
-import { startProjectorRole } from './projectors/role.js';
+import { projections, startProjectorRole } from './projectors/role.js';
+import { withCompleteness } from './queries/completeness.js';
+import { guarded } from './infrastructure/unavailable.js';
 import { VersionWaiter } from './queries/versionWaiter.js';
 import type { Services } from './schema/context.js';
 import { securityOptions } from './security/limits.js';
@@ -28,6 +31,7 @@ import { createSubscriptionQuota } from './security/subscriptionQuota.js';
 import { loadTrustedDocuments } from './security/trustedDocuments.js';
 import { buildApp } from './server.js';
 import { traced } from './telemetry/hooks.js';
+import { LoadShedder } from './loadShedding.js';
 
 export interface RunningService {
   url: string;
@@ -148,7 +152,10 @@ export async function startService(config: Config, log: Logger): Promise<Running
       log,
       subscriptions: { quota, max: config.MAX_SUBSCRIPTIONS_PER_CALLER, stallMs: config.SUBSCRIPTION_STALL_MS },
     };
-    if (roles.includes('command')) services.commands = createCommandHandlers({ store: store!, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
+    if (roles.includes('command')) {
+      const admission = new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS });
+      services.commands = createCommandHandlers({ store: guarded(store!, 'postgres'), admission, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
+    }
     if (roles.includes('query')) {
       // Subscriptions replay versions the read store no longer holds from the event store. A query-only
       // instance opens it on first need, read only, so it starts and serves reads without Postgres.
@@ -161,7 +168,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const waiter = new VersionWaiter(feed!);
       await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
       stops.push(() => waiter.stop());
-      services.reads = { readStore: readStore!, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), events: openHistory, receipts };
+      const reads = guarded(withCompleteness(readStore!, projections), 'redis');
+      services.reads = { readStore: reads, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), events: openHistory, receipts };
     }
 
     // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
@@ -169,7 +177,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
     stops.push(() => rateLimiter.close());
     const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
     const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-    const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments });
+    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS);
+    stops.push(async () => loadShedder.stop());
+    const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
     const url = await app.start();
     stops.push(() => app.stop());
     log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');

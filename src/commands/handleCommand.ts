@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AppError, ConflictError } from '../domain/errors.js';
 import { type Caller, decide, evolve, fold, owned, type OrderCommand, type OrderEvent, type OrderState, currentSchemaVersion, upcast } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
+import type { Admission } from './admission.js';
 import { serialized } from './streamQueue.js';
 import {
   type AppendResult,
@@ -41,6 +42,8 @@ export interface CommandDeps {
   /** Snapshot a stream each time its version crosses a multiple of this; 0: no snapshots at all. */
   snapshotEvery: number;
   log: Pick<Logger, 'warn' | 'info'>;
+  /** Bounds the commands running and queued in this process; none when omitted. */
+  admission?: Admission;
 }
 
 /**
@@ -58,7 +61,8 @@ export async function handleCommand(deps: CommandDeps, command: OrderCommand, op
   const done = metrics.commandDuration.startTimer({ command: command.type });
   const facts = { command: command.type, orderId: command.data.orderId, userId: options.caller.userId, correlationId: options.correlationId };
   try {
-    const result = await serialized(deps.store, command.data.orderId, () => runCommand(deps, command, options));
+    const run = () => serialized(deps.store, command.data.orderId, () => runCommand(deps, command, options));
+    const result = await (deps.admission ? deps.admission.run(run) : run());
     const seconds = done({ outcome: 'ok' });
     deps.log.info({ ...facts, commandId: result.commandId, version: result.version, ms: Math.round(seconds * 1000) }, 'command handled');
     return result;

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'STALE_READ'
   | 'RATE_LIMITED'
   | 'QUERY_TOO_COMPLEX'
-  | 'ROLE_NOT_SERVED';
+  | 'ROLE_NOT_SERVED'
+  | 'SERVICE_UNAVAILABLE';
 
 export abstract class AppError extends Error {
   abstract readonly code: ErrorCode;
@@ -47,4 +48,15 @@ export class StaleReadError extends AppError {
 /** A field whose role this instance does not run (a mutation sent to a query-only instance). */
 export class RoleNotServedError extends AppError {
   readonly code = 'ROLE_NOT_SERVED';
+}
+/**
+ * A server the operation needs does not answer (Postgres for commands, Redis for reads), or the command
+ * path is full: the client should retry after `retryAfterSeconds`. A command may or may not have been
+ * applied: repeat it with the same idempotency key.
+ */
+export class ServiceUnavailableError extends AppError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(message: string, details: { server: string; retryAfterSeconds: number } & Record<string, unknown>) {
+    super(message, details);
+  }
 }

@@ -31,6 +31,8 @@ export interface RebuildOptions {
   onProgress?: (progress: RebuildProgress) => void;
   /** Stops between pages; the new namespace is dropped and the old one stays active. */
   signal?: AbortSignal;
+  /** Called once the new namespace is active and the completeness marker written, before the old one is dropped. */
+  onSwitched?: () => void;
 }
 
 export const rebuildLease = (projection: Projection<unknown>) => `rebuild:${projection.collection}`;
@@ -83,6 +85,7 @@ export async function rebuild(deps: RebuildDeps, projection: Projection<unknown>
       await namespaces.switchTo(projection.collection, ns);
       switched = true;
       await readStore.setInfo(completeMarker(projection), { at: new Date().toISOString(), events: String(progress.events) });
+      options.onSwitched?.();
     } catch (error) {
       await namespaces.switchTo(projection.collection, previous); // lifts the fence, keeps the old namespace
       throw error;

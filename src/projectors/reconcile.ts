@@ -3,12 +3,14 @@ import { metrics } from '../metrics.js';
 import type { EventStore } from '../ports.js';
 import { consumerOf, type DeadLetterStore } from './deadLetters.js';
 import type { Projection } from './projection.js';
-import { type ApplyDeps, applyEvent } from './runtime.js';
+import { type ApplyDeps, applyEvent, refold } from './runtime.js';
 
 export interface StreamHead {
   streamId: string;
   version: number;
   position: bigint;
+  /** Id of the event at `version`. */
+  eventId: string;
 }
 
 export interface StreamVersions {
@@ -24,8 +26,8 @@ export function scanStreamVersions(store: EventStore): StreamVersions {
       for (let after = 0n; ; ) {
         const page = await store.readAll(after, 1000);
         if (page.length === 0) break;
-        for (const { streamId, version, position, committedAt } of page)
-          if (committedAt >= since || heads.has(streamId)) heads.set(streamId, { streamId, version, position });
+        for (const { streamId, version, position, committedAt, metadata } of page)
+          if (committedAt >= since || heads.has(streamId)) heads.set(streamId, { streamId, version, position, eventId: metadata.eventId });
         after = page.at(-1)!.position;
       }
       return [...heads.values()];
@@ -41,30 +43,46 @@ export interface ReconcileDeps extends ApplyDeps {
 
 export interface ReconcileResult {
   streams: number;
+  /** Documents compared with the event store (version and last event id). */
+  compared: number;
   repaired: number;
+  /** Of the repaired, documents that disagreed on an event they had applied, folded again from scratch. */
+  diverged: number;
   failed: number;
 }
 
 /**
  * The bus may lose an order's last message (a purge, a crash before fsync, a consumer past its delivery
- * limit), and then nothing would ever bring that document up to date. This compares each recently changed
- * stream's version in the event store with its documents and applies what is missing, by the same path
- * as a delivery. Streams with an unresolved dead letter stay where they are: that is their honest state.
+ * limit, a projector killed while it held one), and then nothing would ever bring that document up to
+ * date. This compares each recently changed stream's head in the event store (version and event id) with
+ * its documents: one behind gets what is missing, by the same path as a delivery; one that applied
+ * another event at that version, or a version the store does not have, is folded again from scratch.
+ * Streams with an unresolved poison letter stay where they are: that is their honest state.
  */
 export async function reconcile(deps: ReconcileDeps, projections: readonly Projection<unknown>[], windowMs: number): Promise<ReconcileResult> {
   const heads = await deps.versions.changedSince(new Date(Date.now() - windowMs));
-  const result: ReconcileResult = { streams: heads.length, repaired: 0, failed: 0 };
+  const result: ReconcileResult = { streams: heads.length, compared: 0, repaired: 0, diverged: 0, failed: 0 };
   for (const projection of projections) {
     const blocked = await deps.deadLetters.blocked(consumerOf(projection.name));
     for (let i = 0; i < heads.length; i += 200) {
       const chunk = heads.slice(i, i + 200);
       const docs = await deps.readStore.getMany(projection.collection, chunk.map((head) => head.streamId));
       for (const [j, head] of chunk.entries()) {
-        if ((docs[j]?.version ?? 0) >= head.version || blocked.has(head.streamId)) continue;
+        if (blocked.has(head.streamId)) continue;
+        const doc = docs[j] ?? null;
+        result.compared++;
+        const behind = (doc?.version ?? 0) < head.version;
+        const diverged = doc !== null && (doc.version > head.version || (doc.version === head.version && doc.eventId !== undefined && doc.eventId !== head.eventId));
+        if (!behind && !diverged) continue;
         try {
-          const [latest] = await deps.store.readStream(head.streamId, head.version);
-          if (!latest) continue; // archived meanwhile
-          await applyEvent(deps, projection, latest);
+          if (diverged) {
+            await refold(deps, projection, head.streamId, doc);
+            result.diverged++;
+          } else {
+            const [latest] = await deps.store.readStream(head.streamId, head.version);
+            if (!latest) continue; // archived meanwhile
+            await applyEvent(deps, projection, latest);
+          }
           result.repaired++;
           metrics.projectorEvents.inc({ projection: projection.name, outcome: 'reconciled' });
         } catch (error) {

@@ -5,14 +5,15 @@ import { type ApplyDeps, applyEvent } from './runtime.js';
 
 export interface RetryOutcome {
   letter: DeadLetter;
-  outcome: 'applied' | 'duplicate' | 'repaired' | 'failed';
+  outcome: 'applied' | 'duplicate' | 'repaired' | 'discarded' | 'failed';
   reason?: string;
 }
 
 /**
  * Applies dead letters again, oldest first, straight through `applyEvent` (the bus gave up on them long
  * ago). One that applies, or is found already applied, is resolved; one that fails again keeps its row
- * with the new reason. Run it after fixing what made the event fail.
+ * with the new reason. Run it after fixing what made the event fail. A rejected message (never in the
+ * event store) is discarded: resolved, nothing applied.
  */
 export async function retryDeadLetters(
   deps: ApplyDeps & { store: EventStore; deadLetters: DeadLetterStore },
@@ -23,6 +24,12 @@ export async function retryDeadLetters(
   const outcomes: RetryOutcome[] = [];
   for (const letter of letters) {
     const projection = projections.find((candidate) => consumerOf(candidate.name) === letter.consumer);
+    if (letter.kind === 'rejected') {
+      // Never an event of the store: nothing to apply. Retrying it acknowledges it and clears the count.
+      await deps.deadLetters.markRetried(letter.id, { resolved: true });
+      outcomes.push({ letter, outcome: 'discarded', reason: 'not an event of the store: discarded' });
+      continue;
+    }
     try {
       if (!projection) throw new Error(`no projection consumes as ${letter.consumer}`);
       const [event] = await deps.store.readStream(letter.streamId, letter.version);

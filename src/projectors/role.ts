@@ -10,6 +10,8 @@ import { startProjector } from './runtime.js';
 import { sampleProjections } from './status.js';
 import { userOrders } from './userOrders.js';
 
+const START_WINDOW_MS = 120_000;
+
 /** Every read model, in the order status and `rebuild all` list them. */
 export const projections = [orderDetails, userOrders, orderStats] as readonly Projection<unknown>[];
 
@@ -62,9 +64,11 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
       if ((await deps.readStore.getInfo(completeMarker(projection))).at) continue;
       if (await deps.readStore.leaseHolder(rebuildLease(projection))) continue;
       log.warn({ projection: projection.name }, 'read model is not known to be complete (first start or Redis lost its data): rebuilding from the event store');
-      const task = rebuild(deps, projection, { signal: stopping.signal })
+      // Switched is done: the cleanup after it (dropping the old namespace) must not keep the next
+      // rebuild from starting if Redis loses its data again meanwhile.
+      const task = rebuild(deps, projection, { signal: stopping.signal, onSwitched: () => rebuilds.delete(projection.collection) })
         .catch((error: unknown) => log.warn({ err: error, projection: projection.name }, 'automatic rebuild did not finish; will try again'))
-        .finally(() => rebuilds.delete(projection.collection));
+        .finally(() => rebuilds.get(projection.collection) === task && rebuilds.delete(projection.collection));
       rebuilds.set(projection.collection, task);
     }
   };
@@ -83,6 +87,12 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
 
   let sweep: Promise<ReconcileResult> | null = null;
   const reconcileNow = () => (sweep ??= reconcile(deps, projections, options.reconcileWindowMs).finally(() => (sweep = null)));
+  // At once on start, not after the first interval: a projector that died while holding deliveries
+  // leaves them unacked until the bus's ack wait (30 s by default) ends; its successor brings those
+  // orders up to date from the event store now. Off the delivery path: one query and a read per order.
+  // Only the last two minutes: a delivery held longer than the ack wait has been redelivered already,
+  // and a sweep over the whole window would cost a large read at every start.
+  void reconcile(deps, projections, Math.min(options.reconcileWindowMs, START_WINDOW_MS)).catch((error: unknown) => log.warn({ err: error }, 'reconciliation at start failed'));
   const reconcileTimer = setInterval(() => void reconcileNow().catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed')), options.reconcileEveryMs);
   const completenessTimer = setInterval(
     () => void ensureComplete().catch((error: unknown) => log.warn({ err: error }, 'could not check the read models')),

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { upcast } from '../domain/order/index.js';
+import { currentSchemaVersion, upcast } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
-import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent } from '../ports.js';
+import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { consumerOf, type DeadLetterStore } from './deadLetters.js';
 import type { ProjectedEvent, Projection } from './projection.js';
 import type { ProjectionHealth } from './status.js';
@@ -31,6 +31,25 @@ export class ProjectionError extends Error {
     super(`${event.type} ${event.streamId} v${event.version}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'ProjectionError';
   }
+}
+
+/**
+ * A message the event store does not confirm: no event with its id at its version. It must not change a
+ * document, and retrying will not make it true: it is dead-lettered as rejected at once.
+ */
+export class StrayMessageError extends Error {
+  constructor(readonly event: StoredEvent, reason: string) {
+    super(`${event.type} ${event.streamId} v${event.version} (event ${event.metadata.eventId}): ${reason}`);
+    this.name = 'StrayMessageError';
+  }
+}
+
+const isKnownType = (type: string) => Object.hasOwn(currentSchemaVersion, type);
+
+/** Whether the event store holds this very event (same id at the same version). One indexed read. */
+export async function confirmedByStore(store: EventStore, event: StoredEvent): Promise<boolean> {
+  const [stored] = await store.readStream(event.streamId, event.version);
+  return stored?.version === event.version && stored.metadata.eventId === event.metadata.eventId;
 }
 
 export function toProjected(stored: StoredEvent): ProjectedEvent {
@@ -66,32 +85,71 @@ export async function applyEvents<D>(deps: ApplyDeps, projection: Projection<D>,
     const at = current?.version ?? 0;
     if (target.version <= at) return 'duplicate';
 
+    // The common case, the next version, applies what was delivered. Anything else is read from the
+    // event store, the truth, which also confirms the delivered event and the document's own last one.
     let pending = events.filter((e) => e.version > at);
     const complete = (run: StoredEvent[]) => run.every((stored, i) => stored.version === at + 1 + i) && run.at(-1)?.version === target.version;
     const repairing = !complete(pending);
-    if (repairing) pending = (await deps.store.readStream(id, at + 1)).filter((e) => e.version <= target.version);
-    if (!complete(pending)) throw new Error(`event store lacks ${id} v${at + 1}..${target.version}`);
+    if (repairing) {
+      const checkFrom = current?.eventId ? at : at + 1;
+      const stored = (await deps.store.readStream(id, checkFrom)).filter((e) => e.version <= target.version);
+      const last = stored.at(-1);
+      if (last?.version !== target.version || last.metadata.eventId !== target.metadata.eventId)
+        throw new StrayMessageError(target, last?.version === target.version ? 'the event store holds another event at this version' : `the event store has no v${target.version} of this order`);
+      if (checkFrom === at && stored[0]?.metadata.eventId !== current?.eventId) return refold(deps, projection, id, current, target.version);
+      pending = stored.filter((e) => e.version > at);
+      if (!complete(pending)) throw new Error(`event store lacks ${id} v${at + 1}..${target.version}`);
+    }
 
     const before: D | null = current ? current.data : null;
-    let doc = before;
-    for (const stored of pending) {
-      if (!projection.handles.includes(stored.type as never)) continue;
-      try {
-        doc = projection.evolve(doc, toProjected(stored));
-      } catch (error) {
-        throw new ProjectionError(stored, error);
-      }
-    }
-    const last = pending.at(-1)!;
-    if (doc === null) throw new ProjectionError(last, new Error('no document: the stream does not start with an event this projection handles'));
-    const written = { version: last.version, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
-    const ok = projection.effects
-      ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(before, doc, id))
-      : await deps.readStore.compareAndSet(projection.collection, id, at, written);
-    if (!ok) continue; // another projector moved the document (or a rebuild switched it): look again
-    metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
-    await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
+    const doc = fold(projection, before, pending);
+    const written = await write(deps, projection, id, current, doc, pending.at(-1)!);
+    if (written === 'lost') continue; // another projector moved the document (or a rebuild switched it): look again
     return repairing ? 'repaired' : 'applied';
+  }
+}
+
+function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[]): D {
+  let doc = from;
+  for (const stored of events) {
+    // Not even skipped: an event of the store this code cannot read must stop the order here, honestly.
+    if (!isKnownType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
+    if (!projection.handles.includes(stored.type as never)) continue;
+    try {
+      doc = projection.evolve(doc, toProjected(stored));
+    } catch (error) {
+      throw new ProjectionError(stored, error);
+    }
+  }
+  if (doc === null) throw new ProjectionError(events.at(-1)!, new Error('no document: the stream does not start with an event this projection handles'));
+  return doc;
+}
+
+/** Compare-and-set from the document's current version; notices and metrics once written. */
+async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent): Promise<'written' | 'lost'> {
+  const at = current?.version ?? 0;
+  const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
+  const ok = projection.effects
+    ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(current?.data ?? null, doc, id))
+    : await deps.readStore.compareAndSet(projection.collection, id, at, written);
+  if (!ok) return 'lost';
+  metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
+  await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
+  return 'written';
+}
+
+/**
+ * The document disagrees with the event store about an event it already applied (another event id at
+ * its version, or a version the store does not have): fold the order again from its first event, up to
+ * `upTo` (the store's head when omitted), and replace the document with that fold.
+ */
+export async function refold<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, upTo?: number): Promise<ApplyOutcome> {
+  for (;;) {
+    const events = (await deps.store.readStream(id, 1)).filter((e) => upTo === undefined || e.version <= upTo);
+    if (events.length === 0) return 'duplicate'; // archived meanwhile, or nothing to fold
+    const doc = fold(projection, null, events);
+    if ((await write(deps, projection, id, current, doc, events.at(-1)!)) === 'written') return 'repaired';
+    current = await deps.readStore.get<D>(projection.collection, id);
   }
 }
 
@@ -108,9 +166,18 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
   const tails = new Map<string, Promise<void>>();
   let health: ProjectionHealth = { handled: 0, failed: 0 };
 
+  const reject = async (event: StoredEvent, reason: string, deliveries: number) => {
+    await deps.deadLetters.reject({ consumer, streamId: event.streamId, version: event.version, messageKey: `event:${event.metadata.eventId}:v${event.version}`, reason, deliveries });
+    metrics.projectorEvents.inc({ projection: projection.name, outcome: 'rejected' });
+    log.error({ orderId: event.streamId, version: event.version, eventId: event.metadata.eventId, reason }, 'message rejected: the event store does not confirm it');
+  };
+
   const handle = async (message: BusMessage): Promise<void> => {
     const { event } = message;
     try {
+      // A type the domain does not know is only believed when the store holds the event (newer code wrote it).
+      if (!isKnownType(event.type) && !(await confirmedByStore(deps.store, event)))
+        throw new StrayMessageError(event, `unknown event type ${event.type}, and the event store does not hold it`);
       const outcome = await applyEvent(deps, projection, event);
       metrics.projectorEvents.inc({ projection: projection.name, outcome });
       health.handled++;
@@ -118,11 +185,22 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
       await recordReceipt(message);
       await message.ack();
     } catch (error) {
+      if (error instanceof StrayMessageError) {
+        await reject(event, error.message, message.deliveryCount);
+        await message.ack();
+        return;
+      }
       metrics.projectorEvents.inc({ projection: projection.name, outcome: 'failed' });
       health.failed++;
       if (error instanceof ProjectionError) {
         const blockedAt = (await deps.deadLetters.blocked(consumer)).get(event.streamId);
         if ((blockedAt !== undefined && blockedAt <= event.version) || message.deliveryCount >= deps.maxDeliver) {
+          // Only an event of the store may block its order: a message the store does not hold is refused instead.
+          if (!(await confirmedByStore(deps.store, event))) {
+            await reject(event, `${error.message}; the event store does not hold this event`, message.deliveryCount);
+            await message.ack();
+            return;
+          }
           const reason = blockedAt !== undefined && blockedAt < event.version ? `behind dead-lettered v${blockedAt}: ${error.message}` : error.message;
           await deps.deadLetters.record({ consumer, event, reason, deliveries: message.deliveryCount });
           log.error({ orderId: event.streamId, version: event.version, reason }, 'event dead-lettered');
@@ -156,7 +234,15 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
       void tail.then(() => tails.get(id) === tail && tails.delete(id));
       return run;
     },
-    { concurrency: deps.concurrency },
+    {
+      concurrency: deps.concurrency,
+      // Not JSON, or no envelope our relay writes: parked at once with its reason, visible in the status.
+      onInvalid: async ({ streamId, sequence, reason, deliveryCount }) => {
+        await deps.deadLetters.reject({ consumer, streamId, version: 0, messageKey: `seq:${sequence}`, reason: `bus message ${sequence}: ${reason}`, deliveries: deliveryCount });
+        metrics.projectorEvents.inc({ projection: projection.name, outcome: 'rejected' });
+        log.error({ orderId: streamId, sequence, reason }, 'message rejected: not an event');
+      },
+    },
   );
   return {
     async stop() {

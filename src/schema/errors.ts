@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { AppError, type ErrorCode } from '../domain/errors.js';
+import { AppError, type ErrorCode, ServiceUnavailableError } from '../domain/errors.js';
 
 // The one place an error becomes what a client sees: an `extensions.code` from the contract (API.md),
 // whoever raised it (our code, graphql-js, Yoga, graphql-armor, graphql-ws). Anything unexpected is
@@ -21,6 +21,7 @@ const codes: Record<DocumentedCode, true> = {
   RATE_LIMITED: true,
   QUERY_TOO_COMPLEX: true,
   ROLE_NOT_SERVED: true,
+  SERVICE_UNAVAILABLE: true,
   INTERNAL_SERVER_ERROR: true,
   // Raised by src/security/trustedDocuments.ts, not by an AppError.
   PERSISTED_QUERY_NOT_FOUND: true,
@@ -51,10 +52,13 @@ export function toGraphQLError(error: unknown): GraphQLError | null {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (!(original instanceof AppError)) return null;
   const located = error instanceof GraphQLError ? error : undefined;
+  // Over HTTP, 503 with Retry-After (Yoga takes both from `http` and leaves them out of the body);
+  // over WebSocket, withoutHttpHints drops them and the code says it all.
+  const http = original instanceof ServiceUnavailableError ? { http: { status: 503, headers: { 'Retry-After': String(original.details.retryAfterSeconds ?? 1) } } } : {};
   return new GraphQLError(original.message, {
     nodes: located?.nodes,
     path: located?.path,
-    extensions: { code: original.code, ...original.details },
+    extensions: { code: original.code, ...original.details, ...http },
   });
 }
 

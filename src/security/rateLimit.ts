@@ -120,6 +120,8 @@ export class RedisRateLimiter implements RateLimiter {
     // The hash tag keeps both windows of one caller in one slot of a Redis Cluster.
     const base = `${this.prefix}:{${key}}`;
     try {
+      // While Redis is away, do not make every operation wait out the command timeout first.
+      if (['reconnecting', 'close', 'end'].includes(this.redis.status)) throw new Error(`Redis not connected (${this.redis.status})`);
       const [allowed, current, previous] = await this.redis.takeRate(`${base}:${index}`, `${base}:${index - 1}`, this.limit, windowMs, elapsed);
       return allowed === 1 ? { allowed: true, retryAfterMs: 0 } : decide(previous, current, elapsed, this.limit);
     } catch (error) {

@@ -92,6 +92,17 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
       });
     });
 
+    describe('when a document is written with the id of its last event', () => {
+      it('reads the id back, and a later write without one drops it', async () => {
+        const withId = { ...orderDoc(1), eventId: 'c0ffee00-0000-4000-8000-000000000001' };
+        await store.compareAndSet(collection, id, 0, withId);
+        expect(await store.get(collection, id)).toEqual(withId);
+        expect((await store.getMany(collection, [id]))[0]?.eventId).toBe(withId.eventId);
+        await store.compareAndSet(collection, id, 1, orderDoc(2));
+        expect((await store.get(collection, id))?.eventId).toBeUndefined();
+      });
+    });
+
     describe('when 50 writers expect the same version at once', () => {
       it('lets exactly one of them write', async () => {
         await store.compareAndSet(collection, id, 0, orderDoc(1));

@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterStore } from '../../projectors/deadLetters.js';
+import { type DeadLetter, type DeadLetterStore, rejectedLetterId, type RejectedMessage } from '../../projectors/deadLetters.js';
 
 /** The embedded twin of `PrismaDeadLetters`: kept for the life of the process, as the embedded read store is. */
 export class MemoryDeadLetters implements DeadLetterStore {
@@ -9,13 +9,21 @@ export class MemoryDeadLetters implements DeadLetterStore {
     if (existing) return void Object.assign(existing, { reason, deliveries, failedAt: new Date(), resolvedAt: null });
     const { streamId, version, position } = event;
     const id = BigInt(this.letters.length + 1);
-    this.letters.push({ id, consumer, eventId: event.metadata.eventId, streamId, version, position, reason, deliveries, failedAt: new Date(), retriedAt: null, resolvedAt: null });
+    this.letters.push({ id, consumer, kind: 'poison', eventId: event.metadata.eventId, streamId, version, position, reason, deliveries, failedAt: new Date(), retriedAt: null, resolvedAt: null });
+  }
+
+  async reject({ consumer, streamId, version, messageKey, reason, deliveries }: RejectedMessage): Promise<void> {
+    const eventId = rejectedLetterId(consumer, messageKey);
+    const existing = this.letters.find((letter) => letter.consumer === consumer && letter.eventId === eventId);
+    if (existing) return void Object.assign(existing, { reason, deliveries, failedAt: new Date(), resolvedAt: null });
+    const id = BigInt(this.letters.length + 1);
+    this.letters.push({ id, consumer, kind: 'rejected', eventId, streamId, version, position: 0n, reason, deliveries, failedAt: new Date(), retriedAt: null, resolvedAt: null });
   }
 
   async blocked(consumer: string): Promise<Map<string, number>> {
     const blocked = new Map<string, number>();
     for (const letter of this.letters)
-      if (letter.consumer === consumer && !letter.resolvedAt) blocked.set(letter.streamId, Math.min(letter.version, blocked.get(letter.streamId) ?? Infinity));
+      if (letter.consumer === consumer && letter.kind === 'poison' && !letter.resolvedAt) blocked.set(letter.streamId, Math.min(letter.version, blocked.get(letter.streamId) ?? Infinity));
     return blocked;
   }
 

@@ -54,8 +54,8 @@ export class MemoryReadStore implements ReadStore, IndexHelpers {
     const key = docKey(collection, id);
     const stored = space.docs.get(key);
     if ((stored === undefined ? 0 : (JSON.parse(stored) as VersionedDoc).version) !== expectedVersion) return false;
-    const { version, eventAt, projectedAt, data } = doc;
-    space.docs.set(key, JSON.stringify({ version, eventAt, projectedAt, data }));
+    const { version, eventId, eventAt, projectedAt, data } = doc;
+    space.docs.set(key, JSON.stringify({ version, eventId, eventAt, projectedAt, data }));
     for (const change of effects.indexes ?? []) {
       const members = indexOf(space, `${collection}:${change.index}`);
       if ('remove' in change) members.delete(change.member);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
@@ -11,8 +12,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { BusMessage, BusSubscription, EventBus, StoredEvent } from '../../ports.js';
-import { decodeEvent, encodeEvent } from '../codec.js';
+import type { BusMessage, BusSubscription, EventBus, StoredEvent, SubscribeOptions } from '../../ports.js';
+import { decodeEvent, encodeEvent, MalformedMessageError } from '../codec.js';
 import { retryDelayMs } from '../backoff.js';
 import { traced } from '../../telemetry/hooks.js';
 
@@ -31,6 +32,39 @@ export interface JetStreamBusOptions {
 }
 
 export const EVENT_TYPE_HEADER = 'Event-Type';
+
+/** `a,b,c` → the servers of one cluster, trimmed. */
+export function serverList(url: string): string[] {
+  return url
+    .split(',')
+    .map((server) => server.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Workers started together race to create the stream and the durable consumers, on a server whose
+ * JetStream may still be electing its meta leader: a create that lost the race, or an API call that
+ * timed out meanwhile, is retried (the operations are idempotent) rather than failing the start.
+ */
+async function settle<T>(operation: () => Promise<T>, { attempts = 8, firstDelayMs = 100 } = {}): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      await sleep(Math.min(firstDelayMs * 2 ** (attempt - 1), 3_000) * (0.5 + Math.random()));
+    }
+  }
+}
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'TimeoutError' || error.name === 'NoRespondersError' || /timeout|no responders/i.test(error.message)) return true;
+  if (error instanceof JetStreamApiError)
+    // Lost a create race (name in use, consumer exists) or JetStream is not ready yet (no leader).
+    return [10058, 10148, 10013, 10008, 10074].includes(error.code) || /already|in use|leader|not (yet )?(ready|available)/i.test(error.message);
+  return false;
+}
 
 function isNotFound(error: unknown): boolean {
   return (
@@ -65,11 +99,13 @@ export class JetStreamBus implements EventBus {
     // No async traces: by default every request (each publish, each ackAck) builds two Error objects with
     // stack traces, in case it times out; that was a fifth of the relay's CPU. A timeout still says what
     // timed out, only not from which line of ours.
-    const nc = await connect({ servers: resolved.url, name: options.name, maxReconnectAttempts: -1, noAsyncTraces: true });
+    // NATS_URL may list several servers of one cluster: the client takes a list, and a comma string
+    // given as one URL would be one unreachable address. Any live server is enough to start.
+    const nc = await connect({ servers: serverList(resolved.url), name: options.name, maxReconnectAttempts: -1, noAsyncTraces: true });
     try {
       const timeout = resolved.timeoutMs;
-      const bus = new JetStreamBus(nc, jetstream(nc, { timeout }), await jetstreamManager(nc, { timeout }), resolved);
-      await bus.ensureStream();
+      const bus = new JetStreamBus(nc, jetstream(nc, { timeout }), await settle(() => jetstreamManager(nc, { timeout })), resolved);
+      await settle(() => bus.ensureStream());
       return bus;
     } catch (error) {
       await nc.close();
@@ -150,10 +186,10 @@ export class JetStreamBus implements EventBus {
   async subscribe(
     durable: string,
     handler: (message: BusMessage) => Promise<void>,
-    { concurrency = 16 }: { concurrency?: number } = {},
+    { concurrency = 16, onInvalid }: SubscribeOptions = {},
   ): Promise<BusSubscription> {
-    await this.ensureConsumer(durable);
-    const consumer = await this.js.consumers.get(this.options.stream, durable);
+    await settle(() => this.ensureConsumer(durable));
+    const consumer = await settle(() => this.js.consumers.get(this.options.stream, durable));
     // The iterator only asks the server for more once we pull from it, so the client buffers at most
     // `concurrency` messages on top of the ones being handled.
     // Short pulls (5 s, heartbeats every 2.5 s) so a vanished consumer is noticed in seconds, not 30.
@@ -180,7 +216,7 @@ export class JetStreamBus implements EventBus {
           m.nak();
           continue;
         }
-        const task = handle(m, handler).finally(() => inFlight.delete(task));
+        const task = handle(m, handler, this.options.subjectPrefix, onInvalid).finally(() => inFlight.delete(task));
         inFlight.add(task);
       }
     })();
@@ -222,11 +258,29 @@ export class JetStreamBus implements EventBus {
   }
 }
 
-async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>): Promise<void> {
+async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>, subjectPrefix: string, onInvalid: SubscribeOptions['onInvalid']): Promise<void> {
   const deliveryCount = m.info.deliveryCount;
+  let event: StoredEvent;
+  try {
+    event = checkedEvent(m, subjectPrefix);
+  } catch (error) {
+    if (!(error instanceof MalformedMessageError)) throw error;
+    // Parked at once with its reason; redelivering a message that cannot parse would never help.
+    const streamId = m.subject.startsWith(`${subjectPrefix}.`) ? m.subject.slice(subjectPrefix.length + 1) : m.subject;
+    try {
+      if (!onInvalid) throw error;
+      await onInvalid({ streamId, sequence: m.info.streamSequence, reason: error.message, deliveryCount });
+      // No reason with the TERM: servers before 2.10.4 do not parse "+TERM <reason>", ignore it and
+      // redeliver the message after every ack wait. The reason is in the dead letter.
+      m.term();
+    } catch {
+      m.nak(retryDelayMs(deliveryCount));
+    }
+    return;
+  }
   try {
     await handler({
-      event: decodeEvent(m.string()),
+      event,
       deliveryCount,
       publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
       ack: async () => {
@@ -238,4 +292,14 @@ async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>)
     // A no-op when the handler already acked or nakked.
     m.nak(retryDelayMs(deliveryCount));
   }
+}
+
+/** The event a message carries, if our relay could have published it: the envelope, and ids that agree. */
+function checkedEvent(m: JsMsg, subjectPrefix: string): StoredEvent {
+  const event = decodeEvent(m.string());
+  if (m.subject !== `${subjectPrefix}.${event.streamId}`) throw new MalformedMessageError(`subject ${m.subject} does not name order ${event.streamId}`);
+  // The relay publishes every event with its id as Nats-Msg-Id (the bus's deduplication key).
+  const messageId = m.headers?.get('Nats-Msg-Id');
+  if (messageId !== event.metadata.eventId) throw new MalformedMessageError(`Nats-Msg-Id ${messageId || '(none)'} is not the event id ${event.metadata.eventId}`);
+  return event;
 }

@@ -1,5 +1,5 @@
 import type { DeadLetter as DeadLetterRow, PrismaClient } from '../../generated/prisma/client.js';
-import type { DeadLetter, DeadLetterStore } from '../../projectors/deadLetters.js';
+import { type DeadLetter, type DeadLetterKind, type DeadLetterStore, rejectedLetterId, type RejectedMessage } from '../../projectors/deadLetters.js';
 
 /** Dead letters in the `dead_letters` table, through Prisma: the same on Postgres and PGlite. */
 export class PrismaDeadLetters implements DeadLetterStore {
@@ -14,8 +14,17 @@ export class PrismaDeadLetters implements DeadLetterStore {
     });
   }
 
+  async reject({ consumer, streamId, version, messageKey, reason, deliveries }: RejectedMessage): Promise<void> {
+    const eventId = rejectedLetterId(consumer, messageKey);
+    await this.prisma.deadLetter.upsert({
+      where: { consumer_eventId: { consumer, eventId } },
+      create: { consumer, kind: 'rejected', eventId, streamId, version, position: 0n, reason, deliveries },
+      update: { reason, deliveries, failedAt: new Date(), resolvedAt: null },
+    });
+  }
+
   async blocked(consumer: string): Promise<Map<string, number>> {
-    const rows = await this.prisma.deadLetter.groupBy({ by: ['streamId'], where: { consumer, resolvedAt: null }, _min: { version: true } });
+    const rows = await this.prisma.deadLetter.groupBy({ by: ['streamId'], where: { consumer, kind: 'poison', resolvedAt: null }, _min: { version: true } });
     return new Map(rows.map((row) => [row.streamId, row._min.version!]));
   }
 
@@ -43,5 +52,5 @@ export class PrismaDeadLetters implements DeadLetterStore {
 
 function toDeadLetter(row: DeadLetterRow): DeadLetter {
   const { id, consumer, eventId, streamId, version, position, reason, deliveries, failedAt, retriedAt, resolvedAt } = row;
-  return { id, consumer, eventId, streamId, version, position, reason, deliveries, failedAt, retriedAt, resolvedAt };
+  return { id, consumer, kind: row.kind as DeadLetterKind, eventId, streamId, version, position, reason, deliveries, failedAt, retriedAt, resolvedAt };
 }

@@ -7,6 +7,8 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 export type DbTarget = { url: string } | { pglite: PGlite };
 
 export function createPrismaClient(target: DbTarget): PrismaClient {
-  const adapter = 'url' in target ? new PrismaPg({ connectionString: target.url }) : new PrismaPGlite(target.pglite);
+  // pg waits for a connection forever by default: a Postgres that does not answer must fail a command
+  // within the 2 s the contract promises (SERVICE_UNAVAILABLE), not hang it.
+  const adapter = 'url' in target ? new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: 1500 }) : new PrismaPGlite(target.pglite);
   return new PrismaClient({ adapter });
 }

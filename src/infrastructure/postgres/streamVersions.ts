@@ -9,12 +9,12 @@ export class PrismaStreamVersions implements StreamVersions {
   constructor(private readonly prisma: PrismaClient) {}
 
   async changedSince(since: Date) {
-    const rows = await this.prisma.event.groupBy({
-      by: ['streamId'],
-      where: { committedAt: { gte: since } },
-      _max: { version: true, position: true },
-    });
-    return rows.map((row) => ({ streamId: row.streamId, version: row._max.version!, position: row._max.position! }));
+    // The newest event of each stream changed since then, with its id: reconciliation compares both.
+    const rows = await this.prisma.$queryRaw<{ stream_id: string; version: number; position: bigint; event_id: string }[]>`
+      SELECT DISTINCT ON (stream_id) stream_id, version, position, event_id::text AS event_id
+      FROM events WHERE stream_id IN (SELECT DISTINCT stream_id FROM events WHERE committed_at >= ${since})
+      ORDER BY stream_id, version DESC`;
+    return rows.map((row) => ({ streamId: row.stream_id, version: row.version, position: row.position, eventId: row.event_id }));
   }
 
   /** Rows still to publish (dead-lettered ones are not); the (published_at, position) index keeps it cheap. */

@@ -31,6 +31,8 @@ export class RedisReceipts implements ReceiptStore {
   }
 
   async record(receipt: Omit<Receipt, 'stages'>, stages: Receipt['stages']): Promise<void> {
+    // Best effort, and never in a command's way: while Redis is away, give up at once.
+    if (lostConnection(this.redis)) throw new Error(`receipt store not connected (${this.redis.status})`);
     const key = this.key(receipt.commandId);
     const batch = this.redis.multi().hset(key, { orderId: receipt.orderId, userId: receipt.userId, version: String(receipt.version) });
     // A stage is reached once: a repeat (an idempotent retry, a redelivery) keeps the first time.
@@ -68,7 +70,12 @@ export class RedisReceipts implements ReceiptStore {
 
 function connection(url: string): Redis {
   // Fail fast while Redis is away (receipts are best effort for writers) and keep reconnecting.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false, commandTimeout: 500 });
   redis.on('error', () => {});
   return redis;
+}
+
+/** Connected once and now reconnecting (or closed): Redis is away. Still connecting at start is not. */
+export function lostConnection(redis: Redis): boolean {
+  return redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end';
 }

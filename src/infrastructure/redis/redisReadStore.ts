@@ -44,6 +44,9 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       shared?.redis ??
       (new Redis(url, {
         maxRetriesPerRequest: 1,
+        // A command waiting for Redis (in the offline queue while it reconnects, or on a silent socket)
+        // fails after this long: reads answer SERVICE_UNAVAILABLE within the contract's 2 s.
+        commandTimeout: 1500,
         scripts: {
           applyDoc: { lua: APPLY },
           raiseCheckpoint: { numberOfKeys: 1, lua: RAISE_CHECKPOINT },
@@ -98,6 +101,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       doc.projectedAt,
       JSON.stringify(doc.data),
       effects.counters ? 1 : 0,
+      doc.eventId ?? '',
       indexes.length,
       ...indexes.flatMap((change) => ('remove' in change ? ['-', change.member, 0] : ['+', change.member, change.score])),
       ...counters.flat(),
@@ -240,9 +244,9 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
 }
 
 // HGETALL answers {} for a missing key.
-function parseDoc<T>({ version, eventAt, projectedAt, data }: Record<string, string>): VersionedDoc<T> | null {
+function parseDoc<T>({ version, eventId, eventAt, projectedAt, data }: Record<string, string>): VersionedDoc<T> | null {
   if (version === undefined || eventAt === undefined || projectedAt === undefined || data === undefined) return null;
-  return { version: Number(version), eventAt, projectedAt, data: JSON.parse(data) as T };
+  return { version: Number(version), ...(eventId ? { eventId } : {}), eventAt, projectedAt, data: JSON.parse(data) as T };
 }
 
 // WITHSCORES answers [member, score] pairs over RESP3 (ioredis 6's default) and a flat list over RESP2.

@@ -8,7 +8,7 @@ export const COUNTER_META = { events: '$events', eventAt: '$eventAt', projectedA
  * One document write with its index and counter changes, all or nothing.
  * KEYS: doc, active-namespace key, fence key, counters hash, then one key per index change.
  * ARGV: expectedVersion, checkNamespace (1|0), namespace, version, eventAt, projectedAt, data, hasCounters,
- *       number of index changes, then (op '+'|'-', member, score) per change, then (counter, delta) pairs.
+ *       eventId ('' when unknown), number of index changes, then (op '+'|'-', member, score) per change, then (counter, delta) pairs.
  * Answers 1 written, 0 version mismatch (a duplicate or a lost race), -1 namespace switched or fenced.
  * The namespace check is what makes a rebuild's switch safe: a writer still aiming at the old namespace
  * is refused here, inside the same atomic step, rather than writing where nobody reads any more.
@@ -20,9 +20,9 @@ if ARGV[2] == '1' then
 end
 local expected = tonumber(ARGV[1])
 if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= expected then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[4], 'eventAt', ARGV[5], 'projectedAt', ARGV[6], 'data', ARGV[7])
-local a = 10
-for i = 1, tonumber(ARGV[9]) do
+redis.call('HSET', KEYS[1], 'version', ARGV[4], 'eventAt', ARGV[5], 'projectedAt', ARGV[6], 'data', ARGV[7], 'eventId', ARGV[9])
+local a = 11
+for i = 1, tonumber(ARGV[10]) do
   if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
   else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
   a = a + 3

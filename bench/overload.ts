@@ -1,0 +1,130 @@
+// npm run bench:overload: what the command path does past its capacity. (1) the peak: closed-loop
+// createOrder at 32 clients; (2) unloaded: open loop at a fifth of the peak; (3) overload: open loop at
+// twice the peak. Latency is measured from each request's intended send time. The service is one process
+// with all roles on the local Postgres, NATS and Redis (a fresh database, stream and prefix), with its
+// default admission limits unless COMMAND_MAX_* are set in the environment. Writes bench/results/overload-<time>.json.
+import http from 'node:http';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BenchEnv } from './lib/env.js';
+import { benchUser, items, tokenFor } from './lib/graphql.js';
+import { closedLoop, percentiles } from './lib/load.js';
+
+const mutation = 'mutation Create($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }';
+const seconds = Number(process.env.OVERLOAD_SECONDS ?? 20);
+const users = 64;
+
+interface Answer {
+  latencyMs: number;
+  kind: 'admitted' | 'refused' | 'error';
+  code?: string;
+  status: number;
+  retryAfter: string | null;
+}
+
+async function main() {
+  const env = await BenchEnv.create();
+  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_')) as [string, string][]);
+  Object.defineProperty(env, 'serviceEnv', { value: { ...env.serviceEnv, ...passThrough } });
+  try {
+    const service = await env.startService();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2048 });
+    const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
+    const send = (i: number, intendedAt: number) =>
+      new Promise<Answer>((resolve) => {
+        const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
+        const request = http.request(`${service.url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${tokens[i % users]}` } }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const latencyMs = performance.now() - intendedAt;
+            try {
+              const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
+              const code = parsed.errors?.[0]?.extensions?.code;
+              const kind = !code ? 'admitted' : code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED' ? 'refused' : 'error';
+              resolve({ latencyMs, kind, code, status: response.statusCode ?? 0, retryAfter: (response.headers['retry-after'] as string | undefined) ?? null });
+            } catch {
+              resolve({ latencyMs, kind: 'error', code: 'unparsable', status: response.statusCode ?? 0, retryAfter: null });
+            }
+          });
+        });
+        request.on('error', (error) => resolve({ latencyMs: performance.now() - intendedAt, kind: 'error', code: error.message, status: 0, retryAfter: null }));
+        request.end(body);
+      });
+
+    /** Open loop: request i is due at start + i/rate, and its latency counts from then. */
+    const openLoop = async (rate: number, duration: number) => {
+      const answers: Promise<Answer>[] = [];
+      const start = performance.now();
+      const count = Math.round(rate * duration);
+      const rss: number[] = [];
+      const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
+      for (let i = 0; i < count; ) {
+        while (i < count && start + (i * 1000) / rate <= performance.now()) {
+          answers.push(send(i, start + (i * 1000) / rate));
+          i++;
+        }
+        await sleep(Math.max(0, start + (i * 1000) / rate - performance.now()));
+      }
+      const all = await Promise.all(answers);
+      clearInterval(sampler);
+      const of = (kind: Answer['kind']) => all.filter((a) => a.kind === kind);
+      const admitted = of('admitted');
+      const refused = of('refused');
+      return {
+        offeredPerSecond: rate,
+        seconds: duration,
+        sent: all.length,
+        admitted: { count: admitted.length, perSecond: admitted.length / duration, ...round(percentiles(admitted.map((a) => a.latencyMs))) },
+        refused: {
+          count: refused.length,
+          codes: countBy(refused.map((a) => `${a.code} HTTP ${a.status}`)),
+          withRetryAfter: refused.filter((a) => a.retryAfter !== null).length,
+          ...round(percentiles(refused.map((a) => a.latencyMs))),
+        },
+        errors: { count: of('error').length, codes: countBy(of('error').map((a) => `${a.code} HTTP ${a.status}`)) },
+        rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
+      };
+    };
+
+    console.log('warming up');
+    await closedLoop(8, 5, (i) => send(i, performance.now()));
+    const peakRun = await closedLoop(32, 15, async (client) => {
+      const answer = await send(client, performance.now());
+      if (answer.kind !== 'admitted') throw new Error(answer.code);
+    });
+    const peak = peakRun.perSecond;
+    console.log(`peak (closed loop, 32 clients): ${peak.toFixed(0)}/s, p99 ${peakRun.p99.toFixed(1)} ms, refused or failed ${peakRun.errors}`);
+    const unloaded = await openLoop(Math.max(1, peak / 5), seconds);
+    console.log('unloaded', JSON.stringify(unloaded));
+    await sleep(3000);
+    const overload = await openLoop(peak * 2, seconds);
+    console.log('overload', JSON.stringify(overload));
+    const verdict = {
+      admittedP99WithinTwiceUnloaded: overload.admitted.p99 <= 2 * unloaded.admitted.p99,
+      refusalsCarryRetryAfter: overload.refused.count === overload.refused.withRetryAfter,
+      noOtherErrors: overload.errors.count === 0,
+    };
+    console.log('verdict', JSON.stringify(verdict));
+    const limits = { COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default' };
+    const dir = path.join('bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `overload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), limits, peak: { perSecond: peak, p50: peakRun.p50, p99: peakRun.p99 }, unloaded, overload, verdict }, null, 2)}\n`);
+    console.log(`written to ${file}`);
+    agent.destroy();
+  } finally {
+    await env.cleanup();
+  }
+}
+
+const round = (p: { p50: number; p99: number; p999: number }) => ({ p50: Math.round(p.p50 * 10) / 10, p99: Math.round(p.p99 * 10) / 10, p999: Math.round(p.p999 * 10) / 10 });
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+await main();
+process.exit(0);

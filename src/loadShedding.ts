@@ -1,0 +1,44 @@
+import type { ServerResponse } from 'node:http';
+import { metrics } from './metrics.js';
+
+/**
+ * Past its CPU capacity a Node process answers everything late: requests wait in the event loop before
+ * any of our code (or the command admission) sees them, and the queue grows without bound. The delay of
+ * the event loop measures exactly that wait. While it is over `maxLagMs`, new GraphQL requests over HTTP
+ * are refused at once, before parsing, with 503 SERVICE_UNAVAILABLE and Retry-After: cheap to answer, so
+ * the process keeps its capacity for the requests it admitted. A timer every `everyMs`, off the request path.
+ */
+export class LoadShedder {
+  private lagMs = 0;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly maxLagMs: number,
+    everyMs = 20,
+  ) {
+    if (maxLagMs <= 0) return; // off: no timer at all
+    let expected = performance.now() + everyMs;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      // Rises at once with a late tick, decays over a few ticks: one busy moment is not an overload.
+      this.lagMs = Math.max(now - expected, this.lagMs * 0.7);
+      expected = now + everyMs;
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  get overloaded(): boolean {
+    return this.maxLagMs > 0 && this.lagMs > this.maxLagMs;
+  }
+
+  /** Answers a refused request: the same error shape and code as every other refusal. */
+  refuse(res: ServerResponse): void {
+    metrics.requestsShed.inc();
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+    res.end(JSON.stringify({ errors: [{ message: 'the service is at capacity; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE', server: 'http', retryAfterSeconds: 1 } }] }));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
