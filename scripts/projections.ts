@@ -30,7 +30,7 @@ const readStore = new RedisReadStore({ url: config.REDIS_URL, prefix: config.RED
 const feed = new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX });
 const deadLetters = new PrismaDeadLetters(prisma);
 const versions = new PrismaStreamVersions(prisma);
-const deps = { store, readStore, feed, deadLetters, versions, log };
+const deps = { store, readStore, feed, deadLetters, versions, log, requeueOutbox: (position: bigint) => store.requeueOutbox(position) };
 
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)';

@@ -10,6 +10,8 @@ import type { RelayOutboxOptions } from './postgres/eventStore.js';
  */
 export type RelayStore = EventStore & {
   relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options?: RelayOutboxOptions): Promise<number>;
+  /** Gives a dead-lettered row back to the relay (`npm run projections -- retry`). */
+  requeueOutbox?(position: bigint): Promise<void>;
 };
 
 // A JetStream publish waits about one round trip for its acknowledgement; with this many on the wire a

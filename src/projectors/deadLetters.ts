@@ -5,8 +5,10 @@ import type { StoredEvent } from '../ports.js';
  * poison: an event of the store the projection cannot apply; later events of its order wait behind it.
  * rejected: a message on the bus the event store does not confirm (not JSON, no envelope, an unknown
  * type or a version the store lacks); it never changed a document and blocks nothing.
+ * unpublished: an event of the store the outbox relay gave up publishing (consumer `outbox-relay`); the
+ * read models still get it from the store (gap repair, reconciliation), and a retry publishes it again.
  */
-export type DeadLetterKind = 'poison' | 'rejected';
+export type DeadLetterKind = 'poison' | 'rejected' | 'unpublished';
 
 /** What is known of a rejected message: the order its subject or body names, and why it was refused. */
 export interface RejectedMessage {

@@ -5,7 +5,7 @@ import { type ApplyDeps, applyEvent } from './runtime.js';
 
 export interface RetryOutcome {
   letter: DeadLetter;
-  outcome: 'applied' | 'duplicate' | 'repaired' | 'discarded' | 'failed';
+  outcome: 'applied' | 'duplicate' | 'repaired' | 'discarded' | 'requeued' | 'failed';
   reason?: string;
 }
 
@@ -16,7 +16,7 @@ export interface RetryOutcome {
  * event store) is discarded: resolved, nothing applied.
  */
 export async function retryDeadLetters(
-  deps: ApplyDeps & { store: EventStore; deadLetters: DeadLetterStore },
+  deps: ApplyDeps & { store: EventStore; deadLetters: DeadLetterStore; requeueOutbox?: (position: bigint) => Promise<void> },
   projections: readonly Projection<unknown>[],
   which: bigint[] | 'all',
 ): Promise<RetryOutcome[]> {
@@ -31,6 +31,14 @@ export async function retryDeadLetters(
       continue;
     }
     try {
+      if (letter.kind === 'unpublished') {
+        // The relay gave up on it: hand the outbox row back, and the relay publishes it on its next pass.
+        if (!deps.requeueOutbox) throw new Error('this tool cannot requeue outbox rows');
+        await deps.requeueOutbox(letter.position);
+        await deps.deadLetters.markRetried(letter.id, { resolved: true });
+        outcomes.push({ letter, outcome: 'requeued' });
+        continue;
+      }
       if (!projection) throw new Error(`no projection consumes as ${letter.consumer}`);
       const [event] = await deps.store.readStream(letter.streamId, letter.version);
       if (event?.version !== letter.version) throw new Error(`event store lacks ${letter.streamId} v${letter.version}`);

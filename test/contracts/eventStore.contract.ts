@@ -239,6 +239,9 @@ export function eventStoreContract(
         expect(given).toEqual([{ event: failing, reason: 'illegal subject', attempts: 1 }]);
         const [later] = (await store.append(good, 0, [newEvent()])).events;
         expect(await drainOutbox()).toEqual([later]);
+        // Requeued (a retry of the dead letter), it is handed over again.
+        await store.requeueOutbox!(failing!.position);
+        expect(await drainOutbox()).toEqual([failing]);
       });
 
       it('does not count a failure while the bus is down: the event is retried, never dead-lettered for it', async () => {

@@ -211,8 +211,8 @@ export class PrismaEventStore implements EventStore, EventArchive {
           await tx.$executeRaw`
             UPDATE outbox SET attempts = ${attempts}, last_error = ${reason}, dead_lettered_at = now() WHERE position = ${event.position}`;
           await tx.$executeRaw`
-            INSERT INTO dead_letters (consumer, event_id, stream_id, version, position, reason, deliveries)
-            VALUES (${outboxConsumer}, ${event.metadata.eventId}::uuid, ${event.streamId}, ${event.version}, ${event.position}, ${`not published: ${reason}`}, ${attempts})`;
+            INSERT INTO dead_letters (consumer, kind, event_id, stream_id, version, position, reason, deliveries)
+            VALUES (${outboxConsumer}, 'unpublished', ${event.metadata.eventId}::uuid, ${event.streamId}, ${event.version}, ${event.position}, ${`not published: ${reason}`}, ${attempts})`;
           onDeadLetter?.(event, reason, attempts);
         } else {
           await tx.$executeRaw`
@@ -227,6 +227,12 @@ export class PrismaEventStore implements EventStore, EventArchive {
       }
       return published.length;
     }, TX);
+  }
+
+  /** Gives a dead-lettered outbox row back to the relay, as if it had never failed. */
+  async requeueOutbox(position: bigint): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE outbox SET attempts = 0, next_attempt_at = NULL, dead_lettered_at = NULL WHERE position = ${position} AND published_at IS NULL`;
   }
 
   async watchOutbox(onAppend: () => void): Promise<() => Promise<void>> {
