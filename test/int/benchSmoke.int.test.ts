@@ -47,7 +47,11 @@ describe('when the benchmarks run at smoke size', () => {
         const cell = `${scenario.name} / ${row.system} / ${row.level}`;
         expect(row.values, cell).toHaveLength(scenario.columns.length);
         const figures = row.ratio ? row.values.filter((value) => value !== null) : row.values;
-        for (const value of figures) expect(value === 'pending' || (typeof value === 'number' && value > 0), `${cell}: ${value}`).toBe(true);
+        // At smoke size a difference of two noisy readings (50 subscribers' share of the resident memory, a
+        // latency of a few ms between two clocks' roundings) can come out at or below zero: every figure must
+        // be a number, and every row must have measured something.
+        for (const value of figures) expect(value === 'pending' || (typeof value === 'number' && Number.isFinite(value)), `${cell}: ${value}`).toBe(true);
+        expect(figures.some((value) => value === 'pending' || (typeof value === 'number' && value > 0)), `${cell}: ${figures.join(', ')}`).toBe(true);
       }
     }
     const svg = await readFile(path.join(out, json!.replace(/\.json$/, '.svg')), 'utf8');
