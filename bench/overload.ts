@@ -29,7 +29,7 @@ async function main() {
   Object.defineProperty(env, 'serviceEnv', { value: { ...env.serviceEnv, ...passThrough } });
   try {
     const service = await env.startService();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 2048 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     const send = (i: number, intendedAt: number) =>
       new Promise<Answer>((resolve) => {
