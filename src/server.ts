@@ -14,7 +14,6 @@ import { UnauthenticatedError } from './domain/errors.js';
 import type { Caller } from './domain/order/index.js';
 import { callerKey as keyOfCaller } from './keys.js';
 import { registry } from './metrics.js';
-import type { TransportPressure } from './queries/counted.js';
 import type { Context, Services } from './schema/context.js';
 import { documentedError, requestCorrelation, toGraphQLError, useDocumentedErrors, withoutHttpHints } from './schema/errors.js';
 import { schema } from './schema/index.js';
@@ -148,9 +147,7 @@ export function buildApp(options: AppOptions) {
       const { caller, authError } = identity ?? (await identifyRequest(request));
       // A stalled subscriber is dropped with its connection: the socket (WebSocket) or the response (SSE).
       const drop = socket ? () => socket.terminate() : res ? () => void res.destroy() : undefined;
-      // graphql-ws waits for each send itself; an SSE response is written as fast as Yoga reads.
-      const pressure = !socket && res ? responsePressure(res) : undefined;
-      return { caller, authError, correlationId: correlationId ?? randomUUID(), services: options.services, drop, pressure };
+      return { caller, authError, correlationId: correlationId ?? randomUUID(), services: options.services, drop };
     },
     plugins: [
       // First, so its result hooks run before Yoga's masking, with the context's correlation id at hand.
@@ -327,20 +324,6 @@ export function buildApp(options: AppOptions) {
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       await drain.stop(server, 10_000);
     },
-  };
-}
-
-function responsePressure(res: ServerResponse): TransportPressure {
-  return {
-    bufferedBytes: () => res.writableLength,
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done).off('close', done);
-          resolve();
-        };
-        res.once('drain', done).once('close', done);
-      }),
   };
 }
 

@@ -107,8 +107,9 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
      */
     const advance = async (id: string, announced: (ChangeNotice & { skipped: boolean }) | null) => {
       const { last } = track(id);
-      const carried = announced && !announced.skipped && last !== null && announced.version === last + 1 ? (announced.doc as VersionedDoc<OrderDoc> | undefined) : undefined;
-      const doc = carried ?? (await deps.readStore.get<OrderDoc>(orderDetails.collection, id));
+      // The notice of exactly the next version, when one announced it (not one standing for several).
+      const next = announced && !announced.skipped && last !== null && announced.version === last + 1 ? announced : null;
+      const doc = (next?.doc as VersionedDoc<OrderDoc> | undefined) ?? (await deps.readStore.get<OrderDoc>(orderDetails.collection, id));
       // Someone else's order and an unknown id look the same: nothing is sent.
       if (!doc || !canSee(caller, doc)) return;
       if (last === null) return emit(id, doc, 'Snapshot');
@@ -117,7 +118,7 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
         if (watch.completeOnFinal && finalStatuses.has(doc.data.status)) finished = true;
         return;
       }
-      if (doc.version === last + 1 && announced && !announced.skipped && announced.version === doc.version) return emit(id, doc, announced.eventType);
+      if (next && doc.version === next.version) return emit(id, doc, next.eventType);
       for await (const step of replay(deps.history, id, last, doc)) {
         if (stopped) return;
         await emit(id, step.doc, step.eventType);

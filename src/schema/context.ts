@@ -3,7 +3,6 @@ import type { CommandHandlers } from '../commands/index.js';
 import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import type { Caller } from '../domain/order/index.js';
 import type { ChangeFeed, EventStore, ReadStore, ReceiptStore } from '../ports.js';
-import type { TransportPressure } from '../queries/counted.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
 import type { SubscriptionQuota } from '../security/subscriptionQuota.js';
@@ -35,8 +34,6 @@ export interface Context {
   services: Services;
   /** Closes the connection this operation came on (a stalled subscriber's); absent where there is none. */
   drop?: (() => void) | undefined;
-  /** What the connection holds unsent (an SSE response), so a subscription's stream can wait for it. */
-  pressure?: TransportPressure | undefined;
 }
 
 export function requireCaller(context: Context): Caller {

@@ -8,6 +8,7 @@ import { listOrders, MAX_PAGE } from '../projectors/queries.js';
 import { projectionStatusUpdates } from '../queries/projectionStatusUpdates.js';
 import { ProjectionStatusRef, readProjectionStatus } from './readModels.js';
 import { builder } from './builder.js';
+import type { Caller } from '../domain/order/index.js';
 import { type Context, requireCaller, requireService } from './context.js';
 import { Freshness, Order } from './order.js';
 
@@ -44,13 +45,13 @@ const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').im
  * replicas together where Redis is there), counts it while open and drops a subscriber that stops
  * reading. The slot is given back however the stream ends, also when opening it fails.
  */
-async function held<T>(ctx: Context, field: string, open: () => Promise<AsyncIterable<T>> | AsyncIterable<T>): Promise<AsyncIterable<T>> {
+async function held<T>(ctx: Context, field: string, open: (caller: Caller) => Promise<AsyncIterable<T>> | AsyncIterable<T>): Promise<AsyncIterable<T>> {
   const caller = requireCaller(ctx);
   const { quota, max, stallMs } = ctx.services.subscriptions;
   const release = await quota.acquire(callerKey(caller.userId));
   if (!release) throw new RateLimitedError(`at most ${max} open subscriptions per caller: end one first`, { limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' });
   try {
-    return counted(field, await open(), { release, stallMs, onStall: ctx.drop, pressure: ctx.pressure });
+    return counted(field, await open(caller), { release, stallMs, onStall: ctx.drop });
   } catch (error) {
     release();
     throw error;
@@ -62,8 +63,7 @@ builder.subscriptionFields((t) => ({
     type: OrderUpdateRef,
     description: `every order of the caller: first the current state of the ${MAX_PAGE} newest, then each change, per order in version order`,
     subscribe: (_, __, ctx) =>
-      held(ctx, 'myOrdersUpdated', async () => {
-        const caller = requireCaller(ctx);
+      held(ctx, 'myOrdersUpdated', async (caller) => {
         const reads = requireService(ctx, 'reads');
         const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
         return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
@@ -74,9 +74,8 @@ builder.subscriptionFields((t) => ({
     type: [ProjectionStatusRef],
     description: 'admin; pushed on change, at most once a second',
     subscribe: (_, __, ctx) =>
-      held(ctx, 'projectionStatus', async () => {
+      held(ctx, 'projectionStatus', async (caller) => {
         const reads = requireService(ctx, 'reads');
-        const caller = requireCaller(ctx);
         await readProjectionStatus(reads.readStore, caller);
         return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
       }),
@@ -86,7 +85,7 @@ builder.subscriptionFields((t) => ({
     type: CommandReceiptRef,
     description: 'each stage as it is reached, then completes',
     args: { commandId: t.arg.id({ required: true }) },
-    subscribe: (_, args, ctx) => held(ctx, 'commandStatus', () => commandStatus(requireService(ctx, 'reads').receipts, requireCaller(ctx), String(args.commandId))),
+    subscribe: (_, args, ctx) => held(ctx, 'commandStatus', (caller) => commandStatus(requireService(ctx, 'reads').receipts, caller, String(args.commandId))),
     resolve: (receipt) => receipt,
   }),
   orderUpdated: t.field({
@@ -98,7 +97,7 @@ builder.subscriptionFields((t) => ({
     subscribe: (_, args, ctx) => {
       if (args.sinceVersion != null && (!Number.isInteger(args.sinceVersion) || args.sinceVersion < 0))
         throw new ValidationError('sinceVersion must be 0 or more');
-      return held(ctx, 'orderUpdated', () => orderUpdates(requireService(ctx, 'reads'), requireCaller(ctx), String(args.id), args.sinceVersion ?? null));
+      return held(ctx, 'orderUpdated', (caller) => orderUpdates(requireService(ctx, 'reads'), caller, String(args.id), args.sinceVersion ?? null));
     },
     resolve: (update) => update,
   }),
