@@ -1,4 +1,4 @@
-// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--out DIR]
+// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR]
 // Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
 // removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
 // bench/results/ (the default) also rewrites bench/RESULTS.md.
@@ -18,7 +18,7 @@ import { reads } from './scenarios/reads.js';
 import { rebuild } from './scenarios/rebuild.js';
 
 const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild, fanout };
-const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--out DIR]';
+const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR]';
 
 function fail(message: string): never {
   console.error(message);
@@ -27,14 +27,27 @@ function fail(message: string): never {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { size: { type: 'string', default: 'full' }, rate: { type: 'string' }, out: { type: 'string', default: resultsDir } },
+  options: {
+    size: { type: 'string', default: 'full' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    repeats: { type: 'string' },
+    out: { type: 'string', default: resultsDir },
+  },
 });
 const [which = fail(usage)] = positionals;
 const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
 const size = values.size === 'smoke' || values.size === 'full' ? (values.size as Size) : fail(usage);
 const rate = values.rate === undefined ? null : Number(values.rate);
 if (rate !== null && !(rate > 0)) fail('--rate must be a positive number of commands per second');
-const profile = profiles[size];
+const positive = (name: string, value: string | undefined) => {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  return number > 0 ? number : fail(`--${name} must be a positive number`);
+};
+// --seconds and --repeats override the size's own, for a probe of one scenario; a run kept in
+// bench/results/ should use the sizes as they are.
+const profile = { ...profiles[size], ...(values.seconds && { seconds: positive('seconds', values.seconds)! }), ...(values.repeats && { repeats: Math.round(positive('repeats', values.repeats)!) }) };
 const outDir = path.resolve(values.out);
 
 // Every subscriber holds a socket here and one in the service; the npm script raises the soft limit.

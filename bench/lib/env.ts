@@ -1,6 +1,7 @@
 // Everything one run needs on the local servers, named for this run only, and removed afterwards:
 // a fresh migrated database, a JetStream stream and subject prefix, a Redis key prefix. Addresses are
 // fixed to 127.0.0.1 on purpose: a benchmark must never send its load anywhere else.
+import { execFileSync } from 'node:child_process';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
@@ -15,10 +16,25 @@ export const local = {
   redis: 'redis://127.0.0.1:6379',
 };
 
+/** `all`: every role in one process (the documented default). `split`: command, query and worker processes. */
+export type Topology = 'all' | 'split';
+export const topologies: Topology[] = ['all', 'split'];
+
+/** Where a deployment takes commands and answers reads, and the processes it runs. */
+export interface Deployment {
+  topology: Topology;
+  commandUrl: string;
+  queryUrl: string;
+  servers: SpawnedServer[];
+}
+
+const serviceEntry = 'dist/main.js';
+
 export class BenchEnv {
   private readonly servers = new Set<SpawnedServer>();
   private shared: Promise<SpawnedServer> | null = null;
   private crudServer: Promise<SpawnedServer> | null = null;
+  private floorServer: Promise<SpawnedServer> | null = null;
 
   private constructor(
     readonly databaseName: string,
@@ -28,6 +44,8 @@ export class BenchEnv {
   ) {}
 
   static async create(): Promise<BenchEnv> {
+    // Production runs compiled JavaScript (npm start); so does every service this benchmark measures.
+    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
     const suffix = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
     const databaseName = `cqrs_bench_${suffix}`;
     await admin(`CREATE DATABASE "${databaseName}"`);
@@ -47,7 +65,7 @@ export class BenchEnv {
   get serviceEnv(): Record<string, string> {
     return {
       NODE_ENV: 'production',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'warn',
       JWT_SECRET: benchJwtSecret,
       DATABASE_URL: this.databaseUrl,
       NATS_URL: local.nats,
@@ -60,6 +78,7 @@ export class BenchEnv {
       RATE_LIMIT_PER_MINUTE: '1000000000',
       WS_MAX_SUBSCRIPTIONS: '100000',
       WS_MAX_CONNECTIONS_PER_USER: '100000',
+      MAX_SUBSCRIPTIONS_PER_CALLER: '100000',
     };
   }
 
@@ -69,8 +88,32 @@ export class BenchEnv {
   }
 
   /** A service process of its own, for a scenario that must see its memory from a clean start. */
-  async startService(nodeArgs: string[] = []): Promise<SpawnedServer> {
-    return this.track(await spawnServer('src/main.ts', this.serviceEnv, 'service started', nodeArgs));
+  async startService(nodeArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<SpawnedServer> {
+    return this.track(await spawnServer(serviceEntry, { ...this.serviceEnv, ...extraEnv }, 'readyz', nodeArgs));
+  }
+
+  /**
+   * The service as deployed: `all` is the shared one-process service; `split` starts a command, a query
+   * and a worker (relay + projector) process of its own, stopped with `stopDeployment`.
+   */
+  async deployment(topology: Topology): Promise<Deployment> {
+    if (topology === 'all') {
+      const server = await this.service();
+      return { topology, commandUrl: server.url, queryUrl: server.url, servers: [server] };
+    }
+    const [command, query, worker] = await Promise.all(
+      ['command', 'query', 'relay,projector'].map((ROLE) => this.startService([], { ROLE })),
+    );
+    return { topology, commandUrl: command!.url, queryUrl: query!.url, servers: [command!, query!, worker!] };
+  }
+
+  async stopDeployment(deployment: Deployment): Promise<void> {
+    if (deployment.topology === 'split') await Promise.all(deployment.servers.map((server) => this.stop(server)));
+  }
+
+  /** Bare graphql-yoga answering `{ __typename }`: the floor of any GraphQL read on this stack. */
+  floor(): Promise<SpawnedServer> {
+    return (this.floorServer ??= spawnServer('bench/crud/floor.ts', {}, 'floor started').then((server) => this.track(server)));
   }
 
   /** The CRUD baseline server over the same database. */

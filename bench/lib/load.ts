@@ -53,30 +53,50 @@ export async function closedLoop(clients: number, seconds: number, op: (client: 
 export interface OpenLoopResult extends Outcome {
   offeredPerSecond: number;
   completedPerSecond: number;
+  /** Per completed request: answer time minus the time it was due to be sent (not when it was sent). */
+  latencies: number[];
+  /** Share of one core this process (the load generator) used while the load ran. */
+  generatorCpu: number;
 }
 
-/** Starts `op(i)` at `rate` per second for `seconds`, on schedule, then waits for all of them. */
+/**
+ * Starts `op(i)` at `rate` per second for `seconds`, on schedule, then waits for all of them. Latency runs
+ * from each request's intended send time, so a generator that fell behind (a stalled event loop, a busy
+ * core) shows up in the figures instead of hiding them: no coordinated omission.
+ */
 export async function openLoop(rate: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<OpenLoopResult> {
   const count = Math.max(1, Math.round(rate * seconds));
   const errors = errorCounter();
-  let completed = 0;
+  const latencies: number[] = [];
   const running: Promise<void>[] = [];
+  const cpu = process.cpuUsage();
   const start = performance.now();
+  const due = (i: number) => start + (i * 1000) / rate;
   for (let i = 0; i < count; ) {
-    while (i < count && start + (i * 1000) / rate <= performance.now()) {
+    while (i < count && due(i) <= performance.now()) {
+      const intended = due(i);
       running.push(
         op(i++).then(
-          () => void completed++,
+          () => void latencies.push(performance.now() - intended),
           (error: unknown) => errors.add(error),
         ),
       );
     }
-    if (i < count) await sleep(Math.max(0, start + (i * 1000) / rate - performance.now()));
+    if (i < count) await sleep(Math.max(0, due(i) - performance.now()));
   }
   await Promise.all(running);
-  const elapsed = (performance.now() - start) / 1000;
-  if (completed === 0) throw new Error(`every request failed: ${errors.first}`);
-  return { offeredPerSecond: rate, completedPerSecond: completed / elapsed, samples: completed, errors: errors.count, firstError: errors.first };
+  const elapsedMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  if (latencies.length === 0) throw new Error(`every request failed: ${errors.first}`);
+  return {
+    offeredPerSecond: rate,
+    completedPerSecond: latencies.length / (elapsedMs / 1000),
+    latencies,
+    generatorCpu: (used.user + used.system) / 1000 / elapsedMs,
+    samples: latencies.length,
+    errors: errors.count,
+    firstError: errors.first,
+  };
 }
 
 function errorCounter() {
@@ -89,4 +109,18 @@ function errorCounter() {
     },
   };
   return counter;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median and range of one figure over repeated runs. */
+export function spread(values: number[]): Spread {
+  const sorted = Float64Array.from(values).sort();
+  const middle = sorted.length / 2;
+  const median = sorted.length % 2 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return { median, min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN };
 }

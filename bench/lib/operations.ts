@@ -1,10 +1,10 @@
 // The requests the scenarios send, written once so the CQRS and CRUD servers get the same text.
 import pg from 'pg';
-import type { BenchEnv } from './env.js';
-import { benchUser, type GraphQLHttp, items, orderFields, tokenFor } from './graphql.js';
+import type { BenchEnv, Deployment } from './env.js';
+import { benchUser, GraphQLHttp, items, orderFields, tokenFor } from './graphql.js';
 
-const createOrderMutation = 'mutation Create($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }';
-const orderQuery = `query Order($id: ID!) { order(id: $id) { ${orderFields} } }`;
+export const createOrderMutation = 'mutation Create($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }';
+export const orderQuery = `query Order($id: ID!) { order(id: $id) { ${orderFields} } }`;
 const awaitOrderQuery = 'query Await($id: ID!, $minVersion: Int, $timeoutMs: Int) { order(id: $id, minVersion: $minVersion, timeoutMs: $timeoutMs) { version } }';
 
 /** createOrder as client `client`'s own user; works on both servers. */
@@ -28,21 +28,29 @@ export async function seedOrders(http: GraphQLHttp, clients: number, perUser: nu
 }
 
 /**
- * Waits until the CQRS service has published its outbox and projected `orderId` (created by `client`),
- * so its relay and projector are idle before the next measurement instead of competing with it.
+ * Waits until the CQRS deployment has published its whole outbox and projected one order created after
+ * everything else, so its relay and projectors are idle before the next measurement instead of competing
+ * with it. Returns how long that took: the backlog the last load left behind, in seconds.
  */
-export async function settle(env: BenchEnv, http: GraphQLHttp, client: number, orderId: string): Promise<void> {
+export async function settle(env: BenchEnv, deployment: Deployment): Promise<number> {
+  const started = performance.now();
+  const command = new GraphQLHttp(deployment.commandUrl, 1);
+  const query = new GraphQLHttp(deployment.queryUrl, 1);
   const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
   try {
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL');
+    const last = await createOrder(command, 0);
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL');
       if (rows[0]?.n === 0) break;
-      if (Date.now() > deadline) throw new Error(`outbox still has ${rows[0]?.n} unpublished rows after 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (Date.now() > deadline) throw new Error(`outbox still has ${rows[0]?.n} unpublished rows after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    await query.request(awaitOrderQuery, { id: last, minVersion: 1, timeoutMs: 30_000 }, await tokenFor(benchUser(0)));
+    return (performance.now() - started) / 1000;
   } finally {
     await db.end();
+    command.close();
+    query.close();
   }
-  await http.request(awaitOrderQuery, { id: orderId, minVersion: 1, timeoutMs: 30_000 }, await tokenFor(benchUser(client)));
 }

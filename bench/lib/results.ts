@@ -51,20 +51,20 @@ export type Size = 'smoke' | 'full';
 
 /** How big each scenario runs. Smoke proves the harness works in about a minute; full measures. */
 export const profiles = {
-  smoke: { seconds: 1, warmupSeconds: 0.3, clients: [1, 8, 32, 64], seedOrdersPerUser: 1, rebuildEvents: 5_000, fanout: [50], fanoutOrders: 10, fanoutRounds: 2 },
-  full: { seconds: 10, warmupSeconds: 2, clients: [1, 8, 32, 64], seedOrdersPerUser: 4, rebuildEvents: 1_000_000, fanout: [1_000, 5_000], fanoutOrders: 100, fanoutRounds: 5 },
-} as const satisfies Record<Size, unknown>;
+  smoke: { seconds: 1, warmupSeconds: 1, repeats: 1, clients: [8], seedOrdersPerUser: 1, rebuildEvents: 5_000, fanout: [50], fanoutOrders: 10, fanoutRounds: 2 },
+  full: { seconds: 5, warmupSeconds: 2, repeats: 3, clients: [1, 8, 32, 64], seedOrdersPerUser: 4, rebuildEvents: 1_000_000, fanout: [1_000, 5_000], fanoutOrders: 100, fanoutRounds: 5 },
+} as const satisfies Record<Size, Profile>;
 
-export type Profile = (typeof profiles)[Size];
-
-/** A closed-loop level as a row: throughput, p50, p99. */
-export function loadRow(system: string, level: number, result: { perSecond: number; p50: number; p99: number }): Row {
-  return { system, level: String(level), values: [result.perSecond, result.p50, result.p99] };
-}
-
-/** a / b of the throughput column, for "how far from the baseline" at one level. */
-export function ratioRow(system: string, a: Row, b: Row): Row {
-  return { system, level: a.level, values: [(a.values[0] as number) / (b.values[0] as number), null, null], ratio: true };
+export interface Profile {
+  seconds: number;
+  warmupSeconds: number;
+  repeats: number;
+  clients: readonly number[];
+  seedOrdersPerUser: number;
+  rebuildEvents: number;
+  fanout: readonly number[];
+  fanoutOrders: number;
+  fanoutRounds: number;
 }
 
 /** A note for a load that saw errors, so a reader knows the figure is of the successful requests only. */

@@ -2,6 +2,7 @@
 // memory are its own, not mixed with the load generator's, and /proc/<pid> describes it alone.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -13,17 +14,42 @@ export interface SpawnedServer {
   stop(): Promise<void>;
 }
 
-/** Runs `entry` (under tsx when it is TypeScript) with `env` and waits for its JSON log line `{ msg: readyMessage, url }`. */
+/** A port nobody listens on now, for a server that logs nothing at start (LOG_LEVEL=warn). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Polls `url`/readyz until it answers 200: the server is up and every dependency it needs answers. */
+async function untilReady(url: string, exited: Promise<unknown>, tail: string[], entry: string): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !gone; await sleep(100)) {
+    const status = await fetch(`${url}/readyz`).then((res) => (void res.body?.cancel(), res.status), () => 0);
+    if (status === 200) return;
+  }
+  throw new Error(`${entry} was not ready within 60 s:\n${tail.join('\n')}`);
+}
+
+/**
+ * Runs `entry` (under tsx when it is TypeScript) with `env` and waits until it is ready: for its JSON log
+ * line `{ msg: readyMessage, url }`, or, with `'readyz'`, on a free port until its /readyz answers 200
+ * (the service under load logs at warn and says nothing when it starts).
+ */
 export async function spawnServer(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[] = []): Promise<SpawnedServer> {
+  const port = readyMessage === 'readyz' ? String(await freePort()) : '0';
   const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...nodeArgs, entry], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Kept short, for the error message; the pipes are always read, or a chatty server would block on them.
   const tail: string[] = [];
   const awaited = new Map<string, () => void>();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
+  const logged = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${entry} did not start within 60 s:\n${tail.join('\n')}`)), 60_000);
     const onLine = (line: string) => {
       tail.push(line);
@@ -47,6 +73,12 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
       reject(new Error(`${entry} exited with ${code}:\n${tail.join('\n')}`));
     });
   });
+  let url: string;
+  if (readyMessage === 'readyz') {
+    logged.catch(() => {}); // its 60 s timer is not the signal here; an exit still fails the wait below
+    url = `http://127.0.0.1:${port}`;
+    await Promise.race([untilReady(url, exited, tail, entry), logged.then(() => {})]);
+  } else url = await logged;
   return {
     url,
     pid: child.pid!,
@@ -67,7 +99,7 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
 }
 
 /** Node flags that let `collectedResidentBytes` ask the server for a full collection first. */
-export const gcOnSignal = ['--expose-gc', '--import', './bench/lib/gcOnSignal.ts'];
+export const gcOnSignal = ['--expose-gc', '--import', './bench/lib/gcOnSignal.mjs'];
 
 /**
  * Resident memory in bytes of a server started with `gcOnSignal`, after a full collection it confirmed.

@@ -1,60 +1,105 @@
-// createOrder over HTTP against the CQRS service, beside the same mutation on a plain CRUD server and
-// pgbench's single-row inserts: how much the write side pays for events, outbox and idempotency.
+// createOrder's capacity: wrk keeps 1, 8, 32 and 64 connections busy (closed loop) against the CQRS
+// service, in its default deployment (every role in one process) and split (command, query and worker
+// processes), and against the CRUD baseline at the same moment; pgbench's single-row inserts give the
+// database's own ceiling. Three repeats, each CQRS run paired with a CRUD run right after it: the ratio
+// row is the median of those paired ratios, with their range. After every CQRS run the benchmark waits
+// until the pipeline has published and projected everything ("drain s"): a rate the pipeline cannot
+// keep up with would show there, not hide in a backlog the next run pays for.
 import pg from 'pg';
-import { GraphQLHttp } from '../lib/graphql.js';
-import { closedLoop } from '../lib/load.js';
-import { createOrder, settle } from '../lib/operations.js';
-import { errorNote, loadRow, ratioRow, type Row } from '../lib/results.js';
+import { benchUser, items, tokenFor } from '../lib/graphql.js';
+import { type Deployment, topologies } from '../lib/env.js';
+import { spread } from '../lib/load.js';
+import { createOrderMutation, settle } from '../lib/operations.js';
+import { errorNote, type Row } from '../lib/results.js';
 import { pgbenchInserts, pgbenchScratchTable } from '../lib/tools.js';
+import { type WrkRequest, type WrkResult, requireWrk, wrk } from '../lib/wrk.js';
 import type { Scenario, ScenarioContext } from './context.js';
 
-/** Closed-loop createOrder at one concurrency; waits for the pipeline to go idle before returning. */
-export async function measureCqrsCommands(context: ScenarioContext, clients: number, seconds: number) {
-  const service = await context.env.service();
-  const http = new GraphQLHttp(service.url, clients);
-  let last = null as { client: number; orderId: string } | null;
-  try {
-    const result = await closedLoop(clients, seconds, async (client) => {
-      last = { client, orderId: await createOrder(http, client) };
-    });
-    if (last) await settle(context.env, http, last.client, last.orderId);
-    return result;
-  } finally {
-    http.close();
-  }
+export const commandRatioGoal = 0.8;
+const callers = 16; // the load spreads over this many users, as real traffic does
+
+async function createRequests(): Promise<WrkRequest[]> {
+  const body = JSON.stringify({ query: createOrderMutation, variables: { input: { items } } });
+  return Promise.all(Array.from({ length: callers }, async (_, user) => ({ token: await tokenFor(benchUser(user)), body })));
 }
 
-async function measureCrud(url: string, clients: number, seconds: number) {
-  const http = new GraphQLHttp(url, clients);
-  try {
-    return await closedLoop(clients, seconds, (client) => createOrder(http, client));
-  } finally {
-    http.close();
-  }
+/** One closed-loop createOrder run on a CQRS deployment, then the time its pipeline needed to drain. */
+export async function measureCqrsCommands(context: ScenarioContext, deployment: Deployment, connections: number, seconds: number): Promise<WrkResult & { drainSeconds: number }> {
+  const result = await wrk(deployment.commandUrl, connections, seconds, await createRequests());
+  return { ...result, drainSeconds: await settle(context.env, deployment) };
 }
 
 export const commands: Scenario = async (context) => {
   const { env, profile } = context;
-  // Both servers start at once: each start is seconds of tsx and Prisma loading.
-  const [, crud] = await Promise.all([env.service(), env.crud()]);
+  requireWrk();
+  const crud = await env.crud();
   const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
   await db.query(pgbenchScratchTable).finally(() => db.end());
-
-  // JIT and connection pools warm up outside the measured levels.
-  await measureCqrsCommands(context, 8, profile.warmupSeconds);
-  await measureCrud(crud.url, 8, profile.warmupSeconds);
+  const requests = await createRequests();
 
   const rows: Row[] = [];
   const notes: string[] = [];
-  for (const clients of profile.clients) {
-    const cqrs = await measureCqrsCommands(context, clients, profile.seconds);
-    const plain = await measureCrud(crud.url, clients, profile.seconds);
-    const limit = await pgbenchInserts(env.databaseName, clients, profile.seconds);
-    const [a, b, c] = [loadRow('CQRS createOrder', clients, cqrs), loadRow('CRUD createOrder', clients, plain), loadRow('pgbench insert', clients, limit)];
-    rows.push(a, b, c, ratioRow('CQRS/CRUD', a, b), ratioRow('CQRS/pgbench', a, c));
-    notes.push(...errorNote('CQRS createOrder', `${clients} clients`, cqrs), ...errorNote('CRUD createOrder', `${clients} clients`, plain));
-    context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, cqrs.perSecond);
+  const cpu: number[] = [];
+  for (const topology of topologies) {
+    const deployment = await env.deployment(topology);
+    try {
+      // JIT, pools and connections warm up outside the measured levels.
+      await measureCqrsCommands(context, deployment, 8, profile.warmupSeconds);
+      await wrk(crud.url, 8, profile.warmupSeconds, requests);
+      for (const connections of profile.clients) {
+        const cqrs: (WrkResult & { drainSeconds: number })[] = [];
+        const plain: WrkResult[] = [];
+        const floor: number[] = [];
+        for (let repeat = 0; repeat < profile.repeats; repeat++) {
+          cqrs.push(await measureCqrsCommands(context, deployment, connections, profile.seconds));
+          plain.push(await wrk(crud.url, connections, profile.seconds, requests));
+          if (topology === 'all') floor.push((await pgbenchInserts(env.databaseName, connections, profile.seconds)).perSecond);
+        }
+        const level = `${topology} ${connections}`;
+        rows.push(
+          throughputRow(`CQRS createOrder`, level, cqrs, spread(cqrs.map((r) => r.drainSeconds)).median),
+          throughputRow('CRUD createOrder', level, plain, null),
+          ratioRow('CQRS/CRUD', level, cqrs.map((r, i) => r.perSecond / plain[i]!.perSecond), commandRatioGoal),
+        );
+        if (floor.length) {
+          const pgbench = spread(floor);
+          rows.push({ system: 'pgbench insert', level, values: [pgbench.median, pgbench.min, pgbench.max, null, null, null, null] });
+        }
+        const best = spread(cqrs.map((r) => r.perSecond)).median;
+        if (topology === 'all') context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, best);
+        for (const [system, results] of [['CQRS createOrder', cqrs], ['CRUD createOrder', plain]] as const)
+          for (const result of results) notes.push(...errorNote(system, `${level} connections`, result)), cpu.push(result.generatorCpu);
+      }
+    } finally {
+      await env.stopDeployment(deployment);
+    }
   }
-  return { name: 'commands', title: 'createOrder over HTTP (closed loop)', levelName: 'clients', columns: ['req/s', 'p50 ms', 'p99 ms'], chartColumn: 0, rows, notes };
+  const generator = spread(cpu);
+  notes.unshift(`wrk (one thread) used ${(generator.median * 100).toFixed(1)} % of a core per run (range ${(generator.min * 100).toFixed(1)}–${(generator.max * 100).toFixed(1)} %)`);
+  return {
+    name: 'commands',
+    title: `createOrder over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
+    levelName: 'deployment, connections',
+    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'goal'],
+    chartColumn: 0,
+    rows,
+    notes,
+  };
 };
+
+/** Median throughput of the repeats with its range, and the median latencies. */
+export function throughputRow(system: string, level: string, results: WrkResult[], drainSeconds: number | null): Row {
+  const rate = spread(results.map((r) => r.perSecond));
+  return {
+    system,
+    level,
+    values: [rate.median, rate.min, rate.max, spread(results.map((r) => r.p50)).median, spread(results.map((r) => r.p99)).median, drainSeconds, null],
+  };
+}
+
+/** Median and range of paired ratios (each from one repeat), beside the goal. */
+export function ratioRow(system: string, level: string, ratios: number[], goal: number): Row {
+  const ratio = spread(ratios);
+  return { system, level, values: [ratio.median, ratio.min, ratio.max, null, null, null, goal], ratio: true };
+}

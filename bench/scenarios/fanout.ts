@@ -29,7 +29,7 @@ export const fanout: Scenario = async ({ env, profile }) => {
     try {
       const orders: string[] = [];
       for (let i = 0; i < profile.fanoutOrders; i++) orders.push(await createOrder(http, owner));
-      await settle(env, http, owner, orders.at(-1)!);
+      await settle(env, { topology: 'all', commandUrl: service.url, queryUrl: service.url, servers: [service] });
       const baseline = await collectedResidentBytes(service);
 
       const delivery: number[] = [];

@@ -1,92 +1,151 @@
-// How old is what a client reads? Commands arrive at a fixed rate (open loop) below the measured peak,
-// and for each one: commit → read document (projectedAt − eventAt of order(id, minVersion), which waits
-// on the change feed, never polls) and commit → subscriber (deliveredAt − eventAt on orderUpdated).
-//
-// The command is addOrderItem on orders created beforehand, each with its own orderUpdated subscriber:
-// only an order that exists answers a new subscription at once (its current state), which proves the
-// subscriber is live before the command it measures. A subscription opened for an order not yet created
-// gives no such sign, and a late one would look like a slow delivery.
-import { benchUser, GraphQLHttp, tokenFor, wsClient } from '../lib/graphql.js';
-import { openLoop, percentiles } from '../lib/load.js';
-import { createOrder } from '../lib/operations.js';
+// How old is what a client sees? createOrder arrives at a fixed rate (open loop, latency from each
+// request's intended send time) at 25 % and 50 % of the peak measured by the commands scenario, while
+// each user holds one `myOrdersUpdated` subscription. For every command:
+// - response: createOrder's answer time, from when it was due to be sent;
+// - commit → document: `freshness.lagMs` of the pushed update (projectedAt − eventAt);
+// - commit → subscriber: the moment the client received the update minus `freshness.eventAt`.
+// Run in the documented default deployment (every role in one process) and the split one (command,
+// query and worker processes), three times each; the rows give the median and the range of the repeats.
+import type { Client } from 'graphql-ws';
+import { benchUser, GraphQLHttp, items, tokenFor, wsClient } from '../lib/graphql.js';
+import { openLoop, percentiles, spread } from '../lib/load.js';
 import { errorNote, type Row } from '../lib/results.js';
-import { Deliveries, liveSubscription } from '../lib/subscriptions.js';
+import { Deliveries } from '../lib/subscriptions.js';
+import type { Deployment } from '../lib/env.js';
+import { topologies } from '../lib/env.js';
 import { measureCqrsCommands } from './commands.js';
 import type { Scenario } from './context.js';
 
-const fractions = [0.25, 0.5, 0.75];
-const users = 4; // one WebSocket each, carrying the subscriptions of that user's orders
-// Orders per level: enough that each gets at most this many commands, so streams stay short and two
-// commands rarely race on one order.
-const commandsPerOrder = 20;
+const fractions = [0.25, 0.5];
+const users = 8; // one WebSocket each, carrying that user's myOrdersUpdated
+const create = 'mutation Create($input: CreateOrderInput!) { createOrder(input: $input) { orderId version } }';
+const mine = 'subscription Mine { myOrdersUpdated { version order { id } freshness { eventAt lagMs } } }';
+export const freshnessGoals = { response: 50, document: 25, subscriber: 50 } as const;
 
-const addItem = 'mutation Add($id: ID!, $item: OrderItemInput!) { addOrderItem(orderId: $id, item: $item) { version } }';
-const read = 'query Fresh($id: ID!, $minVersion: Int) { order(id: $id, minVersion: $minVersion) { version freshness { eventAt projectedAt } } }';
-const updated = 'subscription Updated($id: ID!) { orderUpdated(id: $id) { endToEndLagMs } }';
-const item = { sku: 'FRESH-1', name: 'Freshness', quantity: 1, unitPriceCents: 100 };
+interface Update {
+  myOrdersUpdated: { version: number; order: { id: string }; freshness: { eventAt: string; lagMs: number } };
+}
+
+interface Sample {
+  rate: number;
+  response: number[];
+  document: number[];
+  subscriber: number[];
+  generatorCpu: number;
+  notes: string[];
+}
+
+/** Every user's subscription, proven live by an order of its own whose creation it must report. */
+async function subscribe(deployment: Deployment, http: GraphQLHttp, onUpdate: (update: Update['myOrdersUpdated'], receivedAt: number) => void) {
+  const tokens = await Promise.all(Array.from({ length: users }, (_, user) => tokenFor(benchUser(user))));
+  const sockets: Client[] = tokens.map((token) => wsClient(deployment.queryUrl, token));
+  const deliveries = new Deliveries();
+  let live: Set<string> | null = new Set();
+  const unsubscribes = sockets.map((ws) =>
+    ws.subscribe<Update>({ query: mine }, {
+      next: ({ data, errors }) => {
+        if (!data) return deliveries.failed(new Error(JSON.stringify(errors)));
+        if (live) return void (live.add(data.myOrdersUpdated.order.id), deliveries.arrived());
+        onUpdate(data.myOrdersUpdated, Date.now());
+      },
+      error: (error) => deliveries.failed(error instanceof Error ? error : new Error(JSON.stringify(error))),
+      complete: () => {},
+    }),
+  );
+  // myOrdersUpdated sends nothing at subscription: an order created afterwards shows it is live.
+  for (let attempt = 0; live.size < users; attempt++) {
+    if (attempt === 20) throw new Error(`only ${live.size} of ${users} subscriptions went live`);
+    await Promise.all(tokens.map((token) => http.request(create, { input: { items } }, token)));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  live = null;
+  return {
+    tokens,
+    async close() {
+      for (const unsubscribe of unsubscribes) unsubscribe();
+      await Promise.all(sockets.map((ws) => ws.dispose()));
+    },
+  };
+}
+
+async function measure(deployment: Deployment, rate: number, seconds: number): Promise<Sample> {
+  const http = new GraphQLHttp(deployment.commandUrl, 256);
+  // The update may arrive before the command's own answer does: whichever comes second records it.
+  const answered = new Set<string>();
+  const early = new Map<string, { lagMs: number; receivedMs: number }>();
+  const document: number[] = [];
+  const subscriber: number[] = [];
+  const deliveries = new Deliveries();
+  const record = ({ lagMs, receivedMs }: { lagMs: number; receivedMs: number }) => {
+    document.push(lagMs);
+    subscriber.push(receivedMs);
+    deliveries.arrived();
+  };
+  const subscription = await subscribe(deployment, http, (update, receivedAt) => {
+    if (update.version !== 1) return;
+    const lag = { lagMs: update.freshness.lagMs, receivedMs: receivedAt - Date.parse(update.freshness.eventAt) };
+    if (answered.delete(update.order.id)) record(lag);
+    else early.set(update.order.id, lag);
+  });
+  try {
+    const outcome = await openLoop(rate, seconds, async (i) => {
+      const { createOrder } = await http.request<{ createOrder: { orderId: string } }>(create, { input: { items } }, subscription.tokens[i % users]!);
+      const arrived = early.get(createOrder.orderId);
+      if (arrived) early.delete(createOrder.orderId), record(arrived);
+      else answered.add(createOrder.orderId);
+    });
+    await deliveries.until(outcome.samples, 30_000);
+    const level = `${Math.round(rate)}/s`;
+    return { rate, response: outcome.latencies, document, subscriber, generatorCpu: outcome.generatorCpu, notes: errorNote('createOrder', level, outcome) };
+  } finally {
+    http.close();
+    await subscription.close();
+  }
+}
 
 export const freshness: Scenario = async (context) => {
   const { env, profile } = context;
-  const service = await env.service();
-  const source = context.rate ? '--rate' : context.peakCommandRate ? 'the commands scenario' : 'a 32-client createOrder run';
-  const peak = context.rate ?? context.peakCommandRate ?? (await measureCqrsCommands(context, 32, profile.seconds)).perSecond;
-  const http = new GraphQLHttp(service.url, 256);
-  const tokens = await Promise.all(Array.from({ length: users }, (_, user) => tokenFor(benchUser(user))));
-  const sockets = tokens.map((token) => wsClient(service.url, token));
+  const source = context.rate ? '--rate' : context.peakCommandRate ? 'the commands scenario' : 'a 32-connection createOrder run';
   const rows: Row[] = [];
-  const notes = [`rates are 25/50/75 % of ${Math.round(peak)} createOrder/s, from ${source}; the command sent is addOrderItem`];
-  try {
-    for (const fraction of fractions) {
-      const rate = peak * fraction;
-      const orders = await Promise.all(
-        Array.from({ length: Math.max(users, Math.ceil((rate * profile.seconds) / commandsPerOrder)) }, (_, i) => createOrder(http, i % users)),
-      );
-      const subscriberLags: number[] = [];
-      const deliveries = new Deliveries();
-      const onUpdate = ({ orderUpdated }: { orderUpdated: { endToEndLagMs: number } }) => {
-        subscriberLags.push(orderUpdated.endToEndLagMs);
-        deliveries.arrived();
-      };
-      const unsubscribes = await Promise.all(
-        orders.map((id, i) => liveSubscription(sockets[i % users]!, updated, { id }, onUpdate, (error) => deliveries.failed(error))),
-      );
-
-      const readLags: number[] = [];
-      let overtaken = 0;
-      const outcome = await openLoop(rate, profile.seconds, async (i) => {
-        const id = orders[i % orders.length]!;
-        const token = tokens[(i % orders.length) % users]!;
-        const { addOrderItem } = await http.request<{ addOrderItem: { version: number } }>(addItem, { id, item }, token);
-        const { order } = await http.request<{ order: { version: number; freshness: { eventAt: string; projectedAt: string } } }>(
-          read,
-          { id, minVersion: addOrderItem.version },
-          token,
-        );
-        // A later command on the same order already replaced this version's stamps: its own read measures them.
-        if (order.version !== addOrderItem.version) return void overtaken++;
-        readLags.push(Date.parse(order.freshness.projectedAt) - Date.parse(order.freshness.eventAt));
-      });
-      await deliveries.until(outcome.samples, 30_000);
-      for (const unsubscribe of unsubscribes) unsubscribe();
-
-      const level = `${fraction * 100} % (${Math.round(rate)}/s)`;
-      for (const [system, lags] of [['commit → read document', readLags], ['commit → subscriber', subscriberLags]] as const) {
-        const { p50, p99, p999 } = percentiles(lags);
-        rows.push({ system, level, values: [outcome.completedPerSecond, p50, p99, p999, lags.length] });
+  const notes: string[] = [];
+  for (const topology of topologies) {
+    const deployment = await env.deployment(topology);
+    try {
+      const peak = context.rate ?? context.peakCommandRate ?? (await measureCqrsCommands(context, deployment, 32, profile.seconds)).perSecond;
+      notes.push(`${topology}: rates are 25/50 % of ${Math.round(peak)} createOrder/s, from ${source}`);
+      await measure(deployment, peak * 0.25, profile.warmupSeconds); // JIT, pools and subscriptions warm
+      for (const fraction of fractions) {
+        const samples: Sample[] = [];
+        for (let repeat = 0; repeat < profile.repeats; repeat++) samples.push(await measure(deployment, peak * fraction, profile.seconds));
+        const level = `${topology} ${fraction * 100} % (${Math.round(peak * fraction)}/s)`;
+        for (const [system, pick, goal] of [
+          ['createOrder response', (s: Sample) => s.response, freshnessGoals.response],
+          ['commit → document', (s: Sample) => s.document, freshnessGoals.document],
+          ['commit → subscriber', (s: Sample) => s.subscriber, freshnessGoals.subscriber],
+        ] as const) {
+          const each = samples.map((sample) => percentiles(pick(sample)));
+          const p99 = spread(each.map((p) => p.p99));
+          rows.push({
+            system,
+            level,
+            values: [spread(each.map((p) => p.p50)).median, p99.median, p99.min, p99.max, spread(each.map((p) => p.p999)).median, goal, samples.reduce((n, s) => n + pick(s).length, 0)],
+          });
+          if (p99.median > goal) notes.push(`${system} at ${level}: p99 ${p99.median.toFixed(1)} ms is over its goal of ${goal} ms`);
+        }
+        const cpu = spread(samples.map((sample) => sample.generatorCpu));
+        notes.push(`${level}: the load generator used ${(cpu.median * 100).toFixed(1)} % of a core (range ${(cpu.min * 100).toFixed(1)}–${(cpu.max * 100).toFixed(1)} %)`);
+        notes.push(...samples.flatMap((sample) => sample.notes));
       }
-      notes.push(...errorNote('addOrderItem', level, outcome));
-      if (overtaken) notes.push(`at ${level}: ${overtaken} reads found a newer version already and are left out of commit → read document`);
+    } finally {
+      await env.stopDeployment(deployment);
     }
-  } finally {
-    http.close();
-    await Promise.all(sockets.map((ws) => ws.dispose()));
   }
   return {
     name: 'freshness',
-    title: 'commit → read model, open loop at a fixed command rate',
-    levelName: 'load',
-    columns: ['commands/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'samples'],
-    chartColumn: 2,
+    title: 'commit → subscriber, open loop createOrder at 25 % and 50 % of the peak',
+    levelName: 'deployment, load',
+    columns: ['p50 ms', 'p99 ms', 'p99 min', 'p99 max', 'p99.9 ms', 'goal p99 ms', 'samples'],
+    chartColumn: 1,
     rows,
     notes,
   };

@@ -1,58 +1,90 @@
-// order(id) over HTTP against the CQRS service (Redis behind it), beside the CRUD server reading
-// Postgres, a trivial query on the CQRS server (what Yoga, auth and HTTP cost alone), and
-// redis-benchmark GET (what Redis answers with nothing in front of it).
-import { GraphQLHttp, benchUser, tokenFor } from '../lib/graphql.js';
-import { closedLoop } from '../lib/load.js';
-import { readOrder, seedOrders, settle } from '../lib/operations.js';
-import { errorNote, loadRow, ratioRow, type Row } from '../lib/results.js';
+// order(id)'s capacity: wrk keeps 1, 8, 32 and 64 connections busy (closed loop) reading orders (each
+// caller its own, in turn) from the CQRS service, in both deployments, beside the bare graphql-yoga floor
+// answering `{ __typename }` (no plugins, no auth: nothing a GraphQL read over HTTP can cost less than),
+// the CRUD baseline reading Postgres, and redis-benchmark GET (Redis alone). Three repeats; ratio rows
+// are medians of paired ratios with their range.
+import { benchUser, GraphQLHttp, tokenFor } from '../lib/graphql.js';
+import { topologies } from '../lib/env.js';
+import { spread } from '../lib/load.js';
+import { orderQuery, seedOrders, settle } from '../lib/operations.js';
+import { errorNote, type Row } from '../lib/results.js';
 import { redisGets } from '../lib/tools.js';
+import { requireWrk, wrk, type WrkRequest, type WrkResult } from '../lib/wrk.js';
+import { ratioRow, throughputRow } from './commands.js';
 import type { Scenario } from './context.js';
 
-async function measureReads(http: GraphQLHttp, clients: number, seconds: number, orders: string[][]) {
-  let next = 0;
-  return closedLoop(clients, seconds, (client) => {
-    const own = orders[client]!;
-    return readOrder(http, client, own[next++ % own.length]!);
-  });
-}
+export const readRatioGoal = 0.8;
+const callers = 16;
 
-async function measureFloor(http: GraphQLHttp, clients: number, seconds: number) {
-  return closedLoop(clients, seconds, async (client) => http.request('{ __typename }', {}, await tokenFor(benchUser(client))));
-}
-
-export const reads: Scenario = async ({ env, profile }) => {
-  const maxClients = Math.max(...profile.clients);
-  const [service, crud] = await Promise.all([env.service(), env.crud()]);
-  const cqrsHttp = new GraphQLHttp(service.url, maxClients);
-  const crudHttp = new GraphQLHttp(crud.url, maxClients);
-  try {
-    const cqrsOrders = await seedOrders(cqrsHttp, maxClients, profile.seedOrdersPerUser);
-    const crudOrders = await seedOrders(crudHttp, maxClients, profile.seedOrdersPerUser);
-    const lastClient = maxClients - 1;
-    await settle(env, cqrsHttp, lastClient, cqrsOrders[lastClient]!.at(-1)!);
-
-    await measureReads(cqrsHttp, 8, profile.warmupSeconds, cqrsOrders);
-    await measureReads(crudHttp, 8, profile.warmupSeconds, crudOrders);
-    const rows: Row[] = [];
-    const notes: string[] = [];
-    for (const clients of profile.clients) {
-      const cqrs = await measureReads(cqrsHttp, clients, profile.seconds, cqrsOrders);
-      const plain = await measureReads(crudHttp, clients, profile.seconds, crudOrders);
-      const floor = await measureFloor(cqrsHttp, clients, profile.seconds);
-      const redis = await redisGets(clients, profile.seconds);
-      const [a, b, c, d] = [
-        loadRow('CQRS order(id)', clients, cqrs),
-        loadRow('CRUD order(id)', clients, plain),
-        loadRow('CQRS { __typename }', clients, floor),
-        loadRow('redis-benchmark GET', clients, redis),
-      ];
-      rows.push(a, b, c, d, ratioRow('CQRS/CRUD', a, b), ratioRow('CQRS/GraphQL floor', a, c), ratioRow('CQRS/Redis GET', a, d));
-      for (const [system, outcome] of [['CQRS order(id)', cqrs], ['CRUD order(id)', plain], ['CQRS { __typename }', floor]] as const)
-        notes.push(...errorNote(system, `${clients} clients`, outcome));
-    }
-    return { name: 'reads', title: 'order(id) over HTTP (closed loop)', levelName: 'clients', columns: ['req/s', 'p50 ms', 'p99 ms'], chartColumn: 0, rows, notes };
-  } finally {
-    cqrsHttp.close();
-    crudHttp.close();
+async function readRequests(orders: string[][]): Promise<WrkRequest[]> {
+  const requests: WrkRequest[] = [];
+  for (const [user, own] of orders.entries()) {
+    const token = await tokenFor(benchUser(user));
+    for (const id of own) requests.push({ token, body: JSON.stringify({ query: orderQuery, variables: { id } }) });
   }
+  return requests;
+}
+
+export const reads: Scenario = async (context) => {
+  const { env, profile } = context;
+  requireWrk();
+  const [crud, floor] = await Promise.all([env.crud(), env.floor()]);
+  const crudHttp = new GraphQLHttp(crud.url, 8);
+  const crudReads = await readRequests(await seedOrders(crudHttp, callers, profile.seedOrdersPerUser)).finally(() => crudHttp.close());
+  const floorReads: WrkRequest[] = [{ token: null, body: JSON.stringify({ query: '{ __typename }' }) }];
+
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const cpu: number[] = [];
+  let cqrsReads: WrkRequest[] | null = null;
+  for (const topology of topologies) {
+    const deployment = await env.deployment(topology);
+    try {
+      if (!cqrsReads) {
+        const http = new GraphQLHttp(deployment.commandUrl, 8);
+        cqrsReads = await readRequests(await seedOrders(http, callers, profile.seedOrdersPerUser)).finally(() => http.close());
+      }
+      await settle(env, deployment);
+      await wrk(deployment.queryUrl, 8, profile.warmupSeconds, cqrsReads);
+      await wrk(floor.url, 8, profile.warmupSeconds, floorReads);
+      await wrk(crud.url, 8, profile.warmupSeconds, crudReads);
+      for (const connections of profile.clients) {
+        const cqrs: WrkResult[] = [];
+        const bare: WrkResult[] = [];
+        const plain: WrkResult[] = [];
+        for (let repeat = 0; repeat < profile.repeats; repeat++) {
+          cqrs.push(await wrk(deployment.queryUrl, connections, profile.seconds, cqrsReads));
+          bare.push(await wrk(floor.url, connections, profile.seconds, floorReads));
+          plain.push(await wrk(crud.url, connections, profile.seconds, crudReads));
+        }
+        const level = `${topology} ${connections}`;
+        rows.push(
+          throughputRow('CQRS order(id)', level, cqrs, null),
+          throughputRow('bare Yoga { __typename }', level, bare, null),
+          throughputRow('CRUD order(id)', level, plain, null),
+          ratioRow('CQRS/bare Yoga', level, cqrs.map((r, i) => r.perSecond / bare[i]!.perSecond), readRatioGoal),
+          ratioRow('CQRS/CRUD', level, cqrs.map((r, i) => r.perSecond / plain[i]!.perSecond), 1),
+        );
+        if (topology === 'all') {
+          const redis = await redisGets(connections, profile.seconds);
+          rows.push({ system: 'redis-benchmark GET', level, values: [redis.perSecond, null, null, redis.p50, redis.p99, null, null] });
+        }
+        for (const [system, results] of [['CQRS order(id)', cqrs], ['bare Yoga', bare], ['CRUD order(id)', plain]] as const)
+          for (const result of results) notes.push(...errorNote(system, `${level} connections`, result)), cpu.push(result.generatorCpu);
+      }
+    } finally {
+      await env.stopDeployment(deployment);
+    }
+  }
+  const generator = spread(cpu);
+  notes.unshift(`wrk (one thread) used ${(generator.median * 100).toFixed(1)} % of a core per run (range ${(generator.min * 100).toFixed(1)}–${(generator.max * 100).toFixed(1)} %)`);
+  return {
+    name: 'reads',
+    title: `order(id) over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
+    levelName: 'deployment, connections',
+    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'goal'],
+    chartColumn: 0,
+    rows,
+    notes,
+  };
 };
