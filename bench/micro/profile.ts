@@ -1,25 +1,36 @@
-// Profiles the service under a closed-loop createOrder load (or `{ __typename }`: --op typename): spawns
-// it with --cpu-prof, drives it for --seconds, stops it, and leaves the .cpuprofile in --dir (the largest
-// file is the service's main thread; the other is tsx's loader). Summarise with
+// Profiles the service under wrk's closed-loop load of createOrder, order(id) (--op read) or
+// `{ __typename }` (--op typename): spawns it (compiled, LOG_LEVEL=warn) with --cpu-prof, drives it for
+// --seconds, stops it, and leaves the .cpuprofile in --dir. Summarise with
 // `npx tsx bench/micro/topProfile.ts <file>`.
-//   npx tsx bench/micro/profile.ts [--op createOrder|typename] [--clients 8] [--seconds 10] [--dir /tmp/prof]
+//   npx tsx bench/micro/profile.ts [--op createOrder|read|typename] [--connections 8] [--seconds 10] [--dir /tmp/prof]
 import { parseArgs } from 'node:util';
 import { BenchEnv } from '../lib/env.js';
-import { benchUser, GraphQLHttp, tokenFor } from '../lib/graphql.js';
-import { closedLoop } from '../lib/load.js';
-import { createOrder } from '../lib/operations.js';
+import { benchUser, GraphQLHttp, items, tokenFor } from '../lib/graphql.js';
+import { createOrderMutation, orderQuery, seedOrders, settle } from '../lib/operations.js';
+import { wrk, type WrkRequest } from '../lib/wrk.js';
 
-const { values } = parseArgs({ options: { op: { type: 'string', default: 'createOrder' }, clients: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, dir: { type: 'string', default: '/tmp/prof' } } });
-const clients = Number(values.clients);
+const { values } = parseArgs({
+  options: { op: { type: 'string', default: 'createOrder' }, connections: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, dir: { type: 'string', default: '/tmp/prof' } },
+});
+const connections = Number(values.connections);
 const env = await BenchEnv.create();
 try {
   const service = await env.startService(['--cpu-prof', `--cpu-prof-dir=${values.dir}`]);
-  const http = new GraphQLHttp(service.url, clients);
-  const op = values.op === 'typename' ? async (client: number) => http.request('{ __typename }', {}, await tokenFor(benchUser(client))) : (client: number) => createOrder(http, client);
-  await closedLoop(clients, 2, op);
-  const result = await closedLoop(clients, Number(values.seconds), op);
-  console.log(`${values.op} x${clients}: ${result.perSecond.toFixed(1)}/s p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms errors ${result.errors}`);
-  http.close();
+  const deployment = { topology: 'all' as const, commandUrl: service.url, queryUrl: service.url, servers: [service] };
+  let requests: WrkRequest[];
+  if (values.op === 'typename') requests = [{ token: await tokenFor(benchUser(0)), body: JSON.stringify({ query: '{ __typename }' }) }];
+  else if (values.op === 'read') {
+    const http = new GraphQLHttp(service.url, 8);
+    const orders = await seedOrders(http, 8, 4);
+    http.close();
+    await settle(env, deployment);
+    requests = [];
+    for (const [user, ids] of orders.entries()) for (const id of ids) requests.push({ token: await tokenFor(benchUser(user)), body: JSON.stringify({ query: orderQuery, variables: { id } }) });
+  } else requests = await Promise.all(Array.from({ length: 8 }, async (_, user) => ({ token: await tokenFor(benchUser(user)), body: JSON.stringify({ query: createOrderMutation, variables: { input: { items } } }) })));
+  await wrk(service.url, connections, 2, requests);
+  const result = await wrk(service.url, connections, Number(values.seconds), requests);
+  console.log(`${values.op} x${connections}: ${result.perSecond.toFixed(1)}/s p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms errors ${result.errors}`);
+  if (values.op === 'createOrder') console.log(`pipeline drained ${(await settle(env, deployment)).toFixed(2)} s after the load`);
   await env.stop(service);
 } finally {
   await env.cleanup();

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { metrics } from '../metrics.js';
 import type { EventStore } from '../ports.js';
@@ -65,6 +66,8 @@ export async function reconcile(deps: ReconcileDeps, projections: readonly Proje
   for (const projection of projections) {
     const blocked = await deps.deadLetters.blocked(consumerOf(projection.name));
     for (let i = 0; i < heads.length; i += 200) {
+      // Between chunks, deliveries and requests run: a large sweep never holds the event loop for long.
+      if (i > 0) await yieldToEvents();
       const chunk = heads.slice(i, i + 200);
       const docs = await deps.readStore.getMany(projection.collection, chunk.map((head) => head.streamId));
       for (const [j, head] of chunk.entries()) {

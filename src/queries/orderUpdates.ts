@@ -4,6 +4,7 @@ import type { ChangeFeed, ChangeNotice, ReadStore, StoredEvent, VersionedDoc } f
 import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
 import { toProjected } from '../projectors/runtime.js';
 import { canSee } from './getOrder.js';
+import { routerOf } from './noticeRouter.js';
 import { traced } from '../telemetry/hooks.js';
 
 export interface OrderUpdate {
@@ -57,8 +58,8 @@ interface Watch {
   /** Orders to start with: each sends its current state, or every version after `sinceVersion`. */
   initial: string[];
   sinceVersion?: number | null;
-  /** Which change notices concern this subscription. */
-  accepts(notice: ChangeNotice): boolean;
+  /** Which change notices concern this subscription: one order's, or every order's of one user. */
+  route: { id: string } | { userId: string };
   /** Ends the subscription once the order reached a final state (a single-order subscription). */
   completeOnFinal?: boolean;
 }
@@ -78,8 +79,7 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
     // Insertion order is arrival order; a newer notice for the same order replaces the older one.
     const pending = new Map<string, ChangeNotice & { skipped: boolean }>();
     let wake: (() => void) | null = null;
-    const unsubscribe = await deps.feed.subscribe((notice) => {
-      if (notice.collection !== orderDetails.collection || !watch.accepts(notice)) return;
+    const unsubscribe = await routerOf(deps.feed).watch({ collection: orderDetails.collection, ...watch.route }, (notice) => {
       const earlier = pending.get(notice.id);
       if (earlier && earlier.version >= notice.version) return;
       pending.delete(notice.id);
@@ -155,10 +155,10 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
 
 /** One order: `orderUpdated(id, sinceVersion)`; completes after delivering a final state. */
 export function orderUpdates(deps: OrderUpdatesDeps, caller: Caller, id: string, sinceVersion: number | null = null): AsyncIterable<OrderUpdate> {
-  return watchOrders(deps, caller, { initial: [id], sinceVersion, accepts: (notice) => notice.id === id, completeOnFinal: true });
+  return watchOrders(deps, caller, { initial: [id], sinceVersion, route: { id }, completeOnFinal: true });
 }
 
 /** Every order of the caller: `myOrdersUpdated`, starting with the current state of `initial`. */
 export function myOrderUpdates(deps: OrderUpdatesDeps, caller: Caller, initial: string[]): AsyncIterable<OrderUpdate> {
-  return watchOrders(deps, caller, { initial, accepts: (notice) => notice.userId === caller.userId });
+  return watchOrders(deps, caller, { initial, route: { userId: caller.userId } });
 }

@@ -68,14 +68,21 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-// Reads both windows and counts the operation in one step, so replicas racing on one caller never
-// admit more than the limit between them. Answers integers only (ioredis 6 speaks RESP3).
-const TAKE = `
+type ScriptedRedis = Redis & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number, pending: number): Promise<[number, number, number]> };
+
+// Counts `pending` operations admitted locally since the last sync, then decides on one more; answers
+// the counts after that. Integers only (ioredis 6 speaks RESP3).
+const SYNC_AND_TAKE = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local elapsed = tonumber(ARGV[3])
+local pending = tonumber(ARGV[4])
+if pending > 0 then
+  current = redis.call('INCRBY', KEYS[1], pending)
+  redis.call('PEXPIRE', KEYS[1], window * 2)
+end
 if previous * (window - elapsed) / window + current + 1 > limit then
   return {0, current, previous}
 end
@@ -84,17 +91,40 @@ if current == 1 then redis.call('PEXPIRE', KEYS[1], window * 2) end
 return {1, current, previous}
 `;
 
-type ScriptedRedis = Redis & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number): Promise<[number, number, number]> };
+/** What one process knows of a caller's window: the shared counts at the last sync, and its own since. */
+interface Known {
+  index: number;
+  previous: number;
+  current: number;
+  /** Admitted here and not yet counted in Redis. */
+  pending: number;
+}
 
 /**
- * Counts in Redis, so the limit holds for a caller across every replica. Windows follow this host's
- * clock; replicas kept within NTP agree to the millisecond, which a one-minute window does not notice.
- * A limiter that cannot reach Redis admits the operation (and says so in the log, at most every 10 s):
- * rate limiting must not turn a Redis outage into an API outage.
+ * Share of the limit a process admits on what it knows, without asking Redis: a caller well under its
+ * limit (nearly every caller) costs no round trip; one nearing it is decided in Redis, exactly.
+ */
+export const LOCAL_SHARE = 0.5;
+/** How often locally admitted operations are counted in Redis and the shared counts read back. */
+export const SYNC_MS = 250;
+
+/**
+ * Counts in Redis, so the limit holds for a caller across every replica, without a round trip on the
+ * request path while the caller is under half its limit: those operations are counted here and added to
+ * Redis in the background every SYNC_MS, in one pipeline for all callers. Past half the limit (by the
+ * shared count plus its own), a process decides in Redis, in one step that first adds what it admitted
+ * locally, so the limit itself is exact. What K replicas can admit beyond it is bounded by what each may
+ * admit locally between two syncs: at most (K − 1) × half the limit, once, in a sync interval.
+ * Windows follow this host's clock; replicas kept within NTP agree to the millisecond. A limiter that
+ * cannot reach Redis decides on what it knows (its own count keeps limiting), and says so in the log at
+ * most every 10 s: rate limiting must not turn a Redis outage into an API outage.
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
+  private readonly known = new Map<string, Known>();
+  private readonly timer: NodeJS.Timeout;
+  private syncing: Promise<void> | null = null;
   private lastWarning = 0;
 
   constructor(
@@ -108,33 +138,105 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis = new Redis(options.url, {
       maxRetriesPerRequest: 1,
       commandTimeout: 500,
-      scripts: { takeRate: { numberOfKeys: 2, lua: TAKE } },
+      scripts: { takeRate: { numberOfKeys: 2, lua: SYNC_AND_TAKE } },
     }) as ScriptedRedis;
     this.redis.on('error', () => {});
+    this.timer = setInterval(() => void this.sync(), SYNC_MS).unref();
   }
 
   async take(key: string): Promise<RateDecision> {
     const now = this.now();
     const index = Math.floor(now / windowMs);
     const elapsed = now - index * windowMs;
-    // The hash tag keeps both windows of one caller in one slot of a Redis Cluster.
-    const base = `${this.prefix}:{${key}}`;
+    const known = this.windowOf(key, index);
+    const local = decide(known.previous, known.current + known.pending, elapsed, this.limit * LOCAL_SHARE);
+    if (local.allowed) {
+      known.pending++;
+      return local;
+    }
     try {
       // While Redis is away, do not make every operation wait out the command timeout first.
       if (['reconnecting', 'close', 'end'].includes(this.redis.status)) throw new Error(`Redis not connected (${this.redis.status})`);
-      const [allowed, current, previous] = await this.redis.takeRate(`${base}:${index}`, `${base}:${index - 1}`, this.limit, windowMs, elapsed);
+      const pending = known.pending;
+      known.pending = 0;
+      const [allowed, current, previous] = await this.redis.takeRate(...this.keysOf(key, index), this.limit, windowMs, elapsed, pending).catch((error: unknown) => {
+        known.pending += pending; // not counted there: keep it for the next sync
+        throw error;
+      });
+      if (known.index === index) Object.assign(known, { current: Math.max(known.current, current), previous });
       return allowed === 1 ? { allowed: true, retryAfterMs: 0 } : decide(previous, current, elapsed, this.limit);
     } catch (error) {
-      if (now - this.lastWarning > 10_000) {
-        this.lastWarning = now;
-        this.log.warn({ err: error }, 'rate limiter cannot reach Redis; admitting operations unlimited until it can');
-      }
-      return { allowed: true, retryAfterMs: 0 };
+      this.warn(error);
+      const decision = decide(known.previous, known.current + known.pending, elapsed, this.limit);
+      if (decision.allowed) known.pending++;
+      return decision;
     }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sync();
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** The hash tag keeps both windows of one caller in one slot of a Redis Cluster. */
+  private keysOf(key: string, index: number): [string, string] {
+    const base = `${this.prefix}:{${key}}`;
+    return [`${base}:${index}`, `${base}:${index - 1}`];
+  }
+
+  private windowOf(key: string, index: number): Known {
+    let known = this.known.get(key);
+    if (!known || known.index < index - 1) known = { index, previous: 0, current: 0, pending: 0 };
+    // A new window: unsynced operations belong to the one that ended; sync counts them there.
+    else if (known.index === index - 1) known = { index, previous: known.current + known.pending, current: 0, pending: 0 };
+    this.known.set(key, known);
+    return known;
+  }
+
+  /** Adds every caller's local count to Redis and reads the shared counts back, in one pipeline. */
+  private sync(): Promise<void> {
+    return (this.syncing ??= this.syncOnce().finally(() => (this.syncing = null)));
+  }
+
+  private async syncOnce(): Promise<void> {
+    const index = Math.floor(this.now() / windowMs);
+    const batch: { key: string; known: Known; pending: number }[] = [];
+    for (const [key, known] of this.known) {
+      if (known.index < index - 1) this.known.delete(key); // idle for a whole window: forget it
+      else if (known.pending > 0 || known.index === index) batch.push({ key, known, pending: known.pending });
+    }
+    if (batch.length === 0 || this.redis.status !== 'ready') return;
+    const pipeline = this.redis.pipeline();
+    for (const { key, known, pending } of batch) {
+      const [current, previous] = this.keysOf(key, known.index);
+      if (pending > 0) pipeline.incrby(current, pending).pexpire(current, windowMs * 2);
+      else pipeline.get(current);
+      pipeline.get(previous);
+      known.pending -= pending;
+    }
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      let at = 0;
+      for (const { known, pending } of batch) {
+        const [, current] = replies[at]!;
+        const [, previous] = replies[at + (pending > 0 ? 2 : 1)]!;
+        at += pending > 0 ? 3 : 2;
+        known.current = Math.max(known.current, Number(current ?? 0));
+        known.previous = Math.max(known.previous, Number(previous ?? 0));
+      }
+    } catch (error) {
+      for (const { known, pending } of batch) known.pending += pending;
+      this.warn(error);
+    }
+  }
+
+  private warn(error: unknown): void {
+    const now = this.now();
+    if (now - this.lastWarning > 10_000) {
+      this.lastWarning = now;
+      this.log.warn({ err: error }, 'rate limiter cannot reach Redis; limiting on what this process counted until it can');
+    }
   }
 }
 
