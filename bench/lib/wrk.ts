@@ -47,9 +47,14 @@ export interface WrkRequest {
   body: string;
 }
 
+/** A short run whose figures nobody reads: JIT, pools and connections warm up; a failure here is not one. */
+export async function warmUp(url: string, seconds: number, requests: WrkRequest[]): Promise<void> {
+  await wrk(url, 8, seconds, requests).catch(() => {});
+}
+
 /** `connections` connections for `seconds`, each sending the next of `requests` as soon as an answer comes. */
 export async function wrk(url: string, connections: number, seconds: number, requests: WrkRequest[]): Promise<WrkResult> {
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '-s', script, `${url}/graphql`], {
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '--latency', '-s', script, `${url}/graphql`], {
     env: { PATH: process.env.PATH ?? '', WRK_REQUESTS: requests.map(({ token, body }) => `${token ?? ''}\t${body}`).join('\n') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -68,7 +73,7 @@ export async function wrk(url: string, connections: number, seconds: number, req
   const out = JSON.parse(line) as { requests: number; durationUs: number; errors: number; socketErrors: number; p50Us: number; p99Us: number; firstError: string };
   const errors = out.errors + out.socketErrors;
   const good = out.requests - out.errors;
-  if (good <= 0) throw new Error(`every request failed: ${out.firstError || stderr}`);
+  if (good <= 0) throw new Error(`no request answered well in ${seconds} s (${out.requests} answered, ${out.errors} with errors, ${out.socketErrors} socket errors): ${out.firstError || stderr || 'no error recorded'}`);
   return {
     perSecond: good / (out.durationUs / 1e6),
     p50: out.p50Us / 1000,

@@ -12,7 +12,7 @@ import { spread } from '../lib/load.js';
 import { createOrderMutation, settle } from '../lib/operations.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { pgbenchInserts, pgbenchScratchTable } from '../lib/tools.js';
-import { type WrkRequest, type WrkResult, requireWrk, wrk } from '../lib/wrk.js';
+import { type WrkRequest, type WrkResult, requireWrk, warmUp, wrk } from '../lib/wrk.js';
 import type { Scenario, ScenarioContext } from './context.js';
 
 export const commandRatioGoal = 0.8;
@@ -45,8 +45,9 @@ export const commands: Scenario = async (context) => {
     const deployment = await env.deployment(topology);
     try {
       // JIT, pools and connections warm up outside the measured levels.
-      await measureCqrsCommands(context, deployment, 8, profile.warmupSeconds);
-      await wrk(crud.url, 8, profile.warmupSeconds, requests);
+      await warmUp(deployment.commandUrl, profile.warmupSeconds, requests);
+      await settle(env, deployment);
+      await warmUp(crud.url, profile.warmupSeconds, requests);
       for (const connections of profile.clients) {
         const cqrs: (WrkResult & { drainSeconds: number })[] = [];
         const plain: WrkResult[] = [];

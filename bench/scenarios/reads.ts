@@ -9,7 +9,7 @@ import { spread } from '../lib/load.js';
 import { orderQuery, seedOrders, settle } from '../lib/operations.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { redisGets } from '../lib/tools.js';
-import { requireWrk, wrk, type WrkRequest, type WrkResult } from '../lib/wrk.js';
+import { requireWrk, warmUp, wrk, type WrkRequest, type WrkResult } from '../lib/wrk.js';
 import { ratioRow, throughputRow } from './commands.js';
 import type { Scenario } from './context.js';
 
@@ -45,9 +45,9 @@ export const reads: Scenario = async (context) => {
         cqrsReads = await readRequests(await seedOrders(http, callers, profile.seedOrdersPerUser)).finally(() => http.close());
       }
       await settle(env, deployment);
-      await wrk(deployment.queryUrl, 8, profile.warmupSeconds, cqrsReads);
-      await wrk(floor.url, 8, profile.warmupSeconds, floorReads);
-      await wrk(crud.url, 8, profile.warmupSeconds, crudReads);
+      await warmUp(deployment.queryUrl, profile.warmupSeconds, cqrsReads);
+      await warmUp(floor.url, profile.warmupSeconds, floorReads);
+      await warmUp(crud.url, profile.warmupSeconds, crudReads);
       for (const connections of profile.clients) {
         const cqrs: WrkResult[] = [];
         const bare: WrkResult[] = [];

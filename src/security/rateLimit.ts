@@ -98,6 +98,8 @@ interface Known {
   current: number;
   /** Admitted here and not yet counted in Redis. */
   pending: number;
+  /** Past its local share in this window: every further operation is decided in Redis. */
+  remote: boolean;
 }
 
 /**
@@ -149,10 +151,15 @@ export class RedisRateLimiter implements RateLimiter {
     const index = Math.floor(now / windowMs);
     const elapsed = now - index * windowMs;
     const known = this.windowOf(key, index);
-    const local = decide(known.previous, known.current + known.pending, elapsed, this.limit * LOCAL_SHARE);
-    if (local.allowed) {
-      known.pending++;
-      return local;
+    if (!known.remote) {
+      const local = decide(known.previous, known.current + known.pending, elapsed, this.limit * LOCAL_SHARE);
+      if (local.allowed) {
+        known.pending++;
+        return local;
+      }
+      // From now on in this window, Redis decides: also for operations that arrive while this one is
+      // on its way there, which would otherwise be judged on counts that no longer hold.
+      known.remote = true;
     }
     try {
       // While Redis is away, do not make every operation wait out the command timeout first.
@@ -187,9 +194,10 @@ export class RedisRateLimiter implements RateLimiter {
 
   private windowOf(key: string, index: number): Known {
     let known = this.known.get(key);
-    if (!known || known.index < index - 1) known = { index, previous: 0, current: 0, pending: 0 };
-    // A new window: unsynced operations belong to the one that ended; sync counts them there.
-    else if (known.index === index - 1) known = { index, previous: known.current + known.pending, current: 0, pending: 0 };
+    if (!known || known.index < index - 1) known = { index, previous: 0, current: 0, pending: 0, remote: false };
+    // A new window: what this process admitted in the one that ended and had not synced yet weighs here
+    // as part of it (Redis misses at most one sync interval of it), and Redis decides again only past the share.
+    else if (known.index === index - 1) known = { index, previous: known.current + known.pending, current: 0, pending: 0, remote: false };
     this.known.set(key, known);
     return known;
   }

@@ -1,5 +1,6 @@
-// The event store on Postgres through Prisma. One class serves the real server and the embedded PGlite:
-// only the adapter inside the PrismaClient and the way NOTIFY reaches us differ.
+// The event store on Postgres. One class serves the real server and the embedded PGlite: only the
+// connection (pg's pool or PGlite, under both Prisma and the hot statements in sql.ts) and the way
+// NOTIFY reaches us differ.
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
@@ -15,21 +16,21 @@ import {
   WrongExpectedVersionError,
 } from '../../ports.js';
 import { archiveFinishedStreams, type ArchiveOptions, type ArchiveSummary, type EventArchive } from './archive.js';
-import { createPrismaClient, type DbTarget } from './prisma.js';
+import { createPool, createPrismaClient, type DbTarget } from './prisma.js';
+import { pgliteSql, poolSql, type Sql, type SqlClient, violates } from './sql.js';
 
 /** Calls `onNotify` on every NOTIFY of channel `outbox`; resolves to an unsubscribe. */
 export type OutboxListen = (onNotify: () => void) => Promise<() => Promise<void>>;
 
 // Any constant, as long as every relay uses the same one.
 const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox"
-// Prisma's defaults (2 s to start, 5 s to finish) are tight for PGlite, which runs one transaction at a
-// time, and for a relay batch that waits on the bus.
-const TX = { maxWait: 10_000, timeout: 30_000 };
-
 /** `onClose` runs after the store has closed, e.g. to close a PGlite the store does not own. */
 export function createEventStore(target: DbTarget, onClose?: () => Promise<void>): PrismaEventStore {
-  const listen = 'url' in target ? pgListen(target.url) : pgliteListen(target.pglite);
-  return new PrismaEventStore(createPrismaClient(target), listen, onClose);
+  if ('url' in target) {
+    const pool = createPool(target.url);
+    return new PrismaEventStore(createPrismaClient(target, pool), poolSql(pool), pgListen(target.url), onClose);
+  }
+  return new PrismaEventStore(createPrismaClient(target), pgliteSql(target.pglite), pgliteListen(target.pglite), onClose);
 }
 
 export class PrismaEventStore implements EventStore, EventArchive {
@@ -37,6 +38,8 @@ export class PrismaEventStore implements EventStore, EventArchive {
 
   constructor(
     private readonly prisma: PrismaClient,
+    /** The same database as `prisma`, for the statements on every event's path (see sql.ts). */
+    private readonly sql: Sql,
     private readonly listen: OutboxListen,
     private readonly onClose?: () => Promise<void>,
   ) {}
@@ -55,18 +58,20 @@ export class PrismaEventStore implements EventStore, EventArchive {
   ): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
-    const atVersion = Prisma.sql`${currentVersion(streamId)} = ${expectedVersion}`;
 
     // An idempotency record holds a result computed from the append (its version and positions), so a
     // claim first reserves the positions and the commit time, under the same version check: reserved once
     // the stream is seen at expectedVersion, they still come after every earlier event of the stream.
     let reserved: Reserved | null = null;
     if (idempotency) {
-      const rows = await this.prisma.$queryRaw<{ position: bigint; at: Date }[]>`
-        SELECT nextval(pg_get_serial_sequence('events', 'position')) AS position, now()::timestamptz(3) AS at
-        FROM generate_series(1, ${events.length}::int) WHERE ${atVersion}`;
+      const rows = await this.sql.query<{ position: string; at: Date }>(
+        `SELECT nextval(pg_get_serial_sequence('events', 'position'))::text AS position, now()::timestamptz(3) AS at
+         FROM generate_series(1, $2::int) WHERE ${currentVersion('$1')} = $3::int`,
+        [streamId, events.length, expectedVersion],
+        'reserve-positions',
+      );
       if (rows.length === 0) throw conflict();
-      reserved = { positions: rows.map((row) => row.position).sort((a, b) => (a < b ? -1 : 1)), at: rows[0]!.at };
+      reserved = { positions: rows.map((row) => BigInt(row.position)).sort((a, b) => (a < b ? -1 : 1)), at: rows[0]!.at };
     }
     const batch = events.map((event, i) => ({
       position: reserved?.positions[i]!.toString(),
@@ -77,40 +82,44 @@ export class PrismaEventStore implements EventStore, EventArchive {
       data: event.data,
       metadata: event.metadata,
     }));
-    let claim = Prisma.empty;
+    const values: unknown[] = [streamId, expectedVersion, reserved?.at ?? null, JSON.stringify(batch)];
+    let claim = '';
     if (idempotency && reserved) {
       const { userId, key, requestHash } = idempotency;
       const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, committedAt: reserved.at }));
       const result = idempotency.result({ version: planned.at(-1)!.version, position: planned.at(-1)!.position, events: planned });
-      claim = Prisma.sql`, claimed AS (
+      values.push(userId, key, requestHash, JSON.stringify(result ?? null));
+      claim = `, claimed AS (
         INSERT INTO idempotency_records (user_id, key, request_hash, result)
-        SELECT ${userId}, ${key}, ${requestHash}, ${JSON.stringify(result ?? null)}::jsonb
-        WHERE EXISTS (SELECT FROM appended))`;
+        SELECT $5, $6, $7, $8::jsonb WHERE EXISTS (SELECT FROM appended))`;
     }
 
     // Positions not reserved are drawn by nextval, which Postgres evaluates after the ORDER BY (a volatile
-    // output expression), so they rise with the versions. NOTIFY is
-    // delivered on commit only, so a relay never wakes up for rows it cannot see yet; one transaction's
-    // identical notices arrive as one. Prisma cannot read a void column, hence the cast.
-    const rows = await this.prisma.$queryRaw<(RawEvent & { notified: string })[]>`
-      WITH appended AS (
-        INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, committed_at)
-        SELECT coalesce(e.position, nextval(pg_get_serial_sequence('events', 'position'))), e.event_id, ${streamId}, e.version,
-          e.type, e.schema_version, e.data, e.metadata, coalesce(${reserved?.at ?? null}::timestamptz, now())
-        FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
-          AS e(position bigint, event_id uuid, version int, type text, schema_version int, data jsonb, metadata jsonb)
-        WHERE ${atVersion}
-        ORDER BY e.version
-        RETURNING ${columns}
-      ), queued AS (
-        INSERT INTO outbox (position) SELECT position FROM appended
-      )${claim}
-      SELECT ${columns}, pg_notify('outbox', '')::text AS notified FROM appended ORDER BY version`.catch(
-      onUniqueViolation([
-        [{ index: 'events_stream_id_version_key', fields: ['stream_id', 'version'] }, conflict],
-        [{ index: 'idempotency_records_pkey', fields: ['user_id', 'key'] }, () => new IdempotencyKeyTakenError(idempotency!.userId, idempotency!.key)],
-      ]),
-    );
+    // output expression), so they rise with the versions. NOTIFY is delivered on commit only, so a relay
+    // never wakes up for rows it cannot see yet; one transaction's identical notices arrive as one.
+    const rows = await this.sql
+      .query<RawEvent>(
+        `WITH appended AS (
+          INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, committed_at)
+          SELECT coalesce(e.position, nextval(pg_get_serial_sequence('events', 'position'))), e.event_id, $1, e.version,
+            e.type, e.schema_version, e.data, e.metadata, coalesce($3::timestamptz, now())
+          FROM jsonb_to_recordset($4::jsonb)
+            AS e(position bigint, event_id uuid, version int, type text, schema_version int, data jsonb, metadata jsonb)
+          WHERE ${currentVersion('$1')} = $2::int
+          ORDER BY e.version
+          RETURNING ${columns}
+        ), queued AS (
+          INSERT INTO outbox (position) SELECT position FROM appended
+        )${claim}
+        SELECT ${columns}, pg_notify('outbox', '') FROM appended ORDER BY version`,
+        values,
+        claim ? 'append-claimed' : 'append',
+      )
+      .catch((error: unknown) => {
+        if (violates(error, 'events_stream_id_version_key')) throw conflict();
+        if (idempotency && violates(error, 'idempotency_records_pkey')) throw new IdempotencyKeyTakenError(idempotency.userId, idempotency.key);
+        throw error;
+      });
     if (rows.length === 0) throw conflict();
     const stored = rows.map(fromRaw);
     const last = stored[stored.length - 1]!;
@@ -121,11 +130,14 @@ export class PrismaEventStore implements EventStore, EventArchive {
   // and see the stream in neither table (or, the other way round, in both).
   async readStream(streamId: string, fromVersion = 1, limit?: number): Promise<StoredEvent[]> {
     // LIMIT NULL is no limit.
-    const rows = await this.prisma.$queryRaw<RawEvent[]>`
-      SELECT ${columns} FROM events_archive WHERE stream_id = ${streamId} AND version >= ${fromVersion}
-      UNION ALL
-      SELECT ${columns} FROM events WHERE stream_id = ${streamId} AND version >= ${fromVersion}
-      ORDER BY version LIMIT ${limit ?? null}`;
+    const rows = await this.sql.query<RawEvent>(
+      `SELECT ${columns} FROM events_archive WHERE stream_id = $1 AND version >= $2::int
+       UNION ALL
+       SELECT ${columns} FROM events WHERE stream_id = $1 AND version >= $2::int
+       ORDER BY version LIMIT $3::int`,
+      [streamId, fromVersion, limit ?? null],
+      'read-stream',
+    );
     return rows.map(fromRaw);
   }
 
@@ -133,9 +145,9 @@ export class PrismaEventStore implements EventStore, EventArchive {
   async readAll(after: bigint, limit: number): Promise<StoredEvent[]> {
     const rows = await this.prisma.$queryRaw<RawEvent[]>`
       SELECT * FROM (
-        (SELECT ${columns} FROM events_archive WHERE position > ${after} ORDER BY position LIMIT ${limit})
+        (SELECT ${prismaColumns} FROM events_archive WHERE position > ${after} ORDER BY position LIMIT ${limit})
         UNION ALL
-        (SELECT ${columns} FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit})
+        (SELECT ${prismaColumns} FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit})
       ) merged ORDER BY position LIMIT ${limit}`;
     return rows.map(fromRaw);
   }
@@ -183,16 +195,15 @@ export class PrismaEventStore implements EventStore, EventArchive {
    */
   async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options: RelayOutboxOptions = {}): Promise<number> {
     const { inFlight = 1, maxAttempts = 10, busUp = async () => true, onDeadLetter } = options;
-    return this.prisma.$transaction(async (tx) => {
+    return this.sql.transaction(async (tx: SqlClient) => {
       // One relay at a time, or two replicas could publish the same stream out of order. The lock
       // ends with the transaction, so a crashed relay cannot keep it.
-      const [lock] = await tx.$queryRaw<[{ locked: boolean }]>`
-        SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`;
+      const [lock] = await tx.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`, [], 'relay-lock');
       if (!lock?.locked) return 0;
 
       // A stream whose oldest pending row waits out its backoff waits whole, from that row on.
-      const pending = await tx.$queryRaw<(RawEvent & { attempts: number })[]>`
-        WITH waiting AS (
+      const pending = await tx.query<RawEvent & { attempts: number }>(
+        `WITH waiting AS (
           SELECT e.stream_id, min(o.position) AS from_position
           FROM outbox o JOIN events e ON e.position = o.position
           WHERE o.published_at IS NULL AND o.dead_lettered_at IS NULL AND o.next_attempt_at > now()
@@ -200,7 +211,10 @@ export class PrismaEventStore implements EventStore, EventArchive {
         SELECT ${qualifiedColumns}, o.attempts FROM outbox o JOIN events e ON e.position = o.position
         LEFT JOIN waiting w ON w.stream_id = e.stream_id
         WHERE o.published_at IS NULL AND o.dead_lettered_at IS NULL AND (w.from_position IS NULL OR o.position < w.from_position)
-        ORDER BY o.position LIMIT ${limit}`;
+        ORDER BY o.position LIMIT $1::int`,
+        [limit],
+        'relay-pending',
+      );
       const attemptsBefore = new Map(pending.map((row) => [BigInt(row.position), row.attempts]));
       const { published, failures } = await publishInOrder(pending.map(fromRaw), publish, inFlight);
       const counted = failures.length > 0 && (await busUp().catch(() => false));
@@ -208,25 +222,25 @@ export class PrismaEventStore implements EventStore, EventArchive {
         const reason = error instanceof Error ? error.message : String(error);
         const attempts = (attemptsBefore.get(event.position) ?? 0) + (counted ? 1 : 0);
         if (counted && attempts >= maxAttempts) {
-          await tx.$executeRaw`
-            UPDATE outbox SET attempts = ${attempts}, last_error = ${reason}, dead_lettered_at = now() WHERE position = ${event.position}`;
-          await tx.$executeRaw`
-            INSERT INTO dead_letters (consumer, kind, event_id, stream_id, version, position, reason, deliveries)
-            VALUES (${outboxConsumer}, 'unpublished', ${event.metadata.eventId}::uuid, ${event.streamId}, ${event.version}, ${event.position}, ${`not published: ${reason}`}, ${attempts})`;
+          await tx.query('UPDATE outbox SET attempts = $1::int, last_error = $2, dead_lettered_at = now() WHERE position = $3::bigint', [attempts, reason, String(event.position)]);
+          await tx.query(
+            `INSERT INTO dead_letters (consumer, kind, event_id, stream_id, version, position, reason, deliveries)
+             VALUES ($1, 'unpublished', $2::uuid, $3, $4::int, $5::bigint, $6, $7::int)`,
+            [outboxConsumer, event.metadata.eventId, event.streamId, event.version, String(event.position), `not published: ${reason}`, attempts],
+          );
           onDeadLetter?.(event, reason, attempts);
         } else {
-          await tx.$executeRaw`
-            UPDATE outbox SET attempts = ${attempts}, last_error = ${reason},
-              next_attempt_at = now() + ${outboxBackoffMs(attempts)} * interval '1 millisecond'
-            WHERE position = ${event.position}`;
+          await tx.query(
+            `UPDATE outbox SET attempts = $1::int, last_error = $2, next_attempt_at = now() + $3::int * interval '1 millisecond' WHERE position = $4::bigint`,
+            [attempts, reason, outboxBackoffMs(attempts), String(event.position)],
+          );
         }
       }
       // By position, not "everything up to the last one": a lower position can commit late.
-      if (published.length > 0) {
-        await tx.$executeRaw`UPDATE outbox SET published_at = now() WHERE position IN (${Prisma.join(published)})`;
-      }
+      if (published.length > 0)
+        await tx.query('UPDATE outbox SET published_at = now() WHERE position = ANY($1::bigint[])', [published.map(String)], 'relay-published');
       return published.length;
-    }, TX);
+    });
   }
 
   /** Gives a dead-lettered outbox row back to the relay, as if it had never failed. */
@@ -252,6 +266,7 @@ export class PrismaEventStore implements EventStore, EventArchive {
   async close(): Promise<void> {
     await Promise.all([...this.stops].map((stop) => stop()));
     await this.prisma.$disconnect();
+    await this.sql.close();
     await this.onClose?.();
   }
 }
@@ -299,13 +314,14 @@ export function pgListen(url: string, retryMs = 1_000): OutboxListen {
   };
 }
 
-const columns = Prisma.raw('position, stream_id, version, type, schema_version, data, metadata, committed_at');
-const qualifiedColumns = Prisma.raw('e.position, e.stream_id, e.version, e.type, e.schema_version, e.data, e.metadata, e.committed_at');
+const columns = 'position, stream_id, version, type, schema_version, data, metadata, committed_at';
+const prismaColumns = Prisma.raw(columns);
+const qualifiedColumns = 'e.position, e.stream_id, e.version, e.type, e.schema_version, e.data, e.metadata, e.committed_at';
 
-/** The version of a stream, archived part included, 0 for none; one statement sees one table or the other. */
-const currentVersion = (streamId: string) => Prisma.sql`coalesce(GREATEST(
-  (SELECT max(version) FROM events WHERE stream_id = ${streamId}),
-  (SELECT max(version) FROM events_archive WHERE stream_id = ${streamId})), 0)`;
+/** The version of a stream (`param` names it), archived part included, 0 for none; one statement sees one table or the other. */
+const currentVersion = (param: string) => `coalesce(GREATEST(
+  (SELECT max(version) FROM events WHERE stream_id = ${param}),
+  (SELECT max(version) FROM events_archive WHERE stream_id = ${param})), 0)`;
 
 /** Positions (ascending) and the commit time an append with an idempotency claim takes. */
 interface Reserved {
@@ -314,7 +330,8 @@ interface Reserved {
 }
 
 interface RawEvent {
-  position: bigint;
+  /** pg answers bigint columns as strings, Prisma as bigint. */
+  position: bigint | string;
   stream_id: string;
   version: number;
   type: string;
@@ -326,7 +343,7 @@ interface RawEvent {
 
 function fromRaw(row: RawEvent): StoredEvent {
   return {
-    position: row.position,
+    position: BigInt(row.position),
     streamId: row.stream_id,
     version: row.version,
     type: row.type,
@@ -393,19 +410,4 @@ export async function publishInOrder(
   published.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   failures.sort((a, b) => (a.event.position < b.event.position ? -1 : 1));
   return { published, failures };
-}
-
-/** Maps a unique violation of one of the constraints to its error; anything else passes through. */
-function onUniqueViolation(constraints: [{ index: string; fields: string[] }, () => Error][]) {
-  return (error: unknown): never => {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && (error.code === 'P2002' || error.code === 'P2010')) {
-      // adapter-pg reports the index name, pglite-prisma-adapter the columns; a raw query (P2010) says
-      // what kind of error the driver saw.
-      const { cause } = (error.meta?.driverAdapterError ?? {}) as { cause?: { kind?: string; constraint?: { index?: string; fields?: string[] } } };
-      const violated = error.code === 'P2002' || cause?.kind === 'UniqueConstraintViolation' ? cause?.constraint : undefined;
-      for (const [constraint, toError] of constraints)
-        if (violated?.index === constraint.index || violated?.fields?.join() === constraint.fields.join()) throw toError();
-    }
-    throw error;
-  };
 }

@@ -1,14 +1,24 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../../generated/prisma/client.js';
 
 /** A real Postgres server, or the embedded PGlite (whose lifetime stays with the caller). */
 export type DbTarget = { url: string } | { pglite: PGlite };
 
-export function createPrismaClient(target: DbTarget): PrismaClient {
-  // pg waits for a connection forever by default: a Postgres that does not answer must fail a command
-  // within the 2 s the contract promises (SERVICE_UNAVAILABLE), not hang it.
-  const adapter = 'url' in target ? new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: 1500 }) : new PrismaPGlite(target.pglite);
+/**
+ * pg's pool for a server. pg waits for a connection forever by default: a Postgres that does not answer
+ * must fail a command within the 2 s the contract promises (SERVICE_UNAVAILABLE), not hang it.
+ */
+export function createPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 1500 });
+  pool.on('error', () => {}); // an idle connection that broke is dropped by the pool; queries report their own errors
+  return pool;
+}
+
+/** Prisma on a new pool, or on `pool` (which the caller then ends after `$disconnect`). */
+export function createPrismaClient(target: DbTarget, pool?: pg.Pool): PrismaClient {
+  const adapter = 'url' in target ? new PrismaPg(pool ?? { connectionString: target.url, connectionTimeoutMillis: 1500 }) : new PrismaPGlite(target.pglite);
   return new PrismaClient({ adapter });
 }
