@@ -159,8 +159,12 @@ export class PrismaEventStore implements EventStore, EventArchive {
   }
 
   async readSnapshot(streamId: string): Promise<{ version: number; schemaVersion: number; state: unknown } | null> {
-    const row = await this.prisma.snapshot.findUnique({ where: { streamId } });
-    return row && { version: row.version, schemaVersion: row.schemaVersion, state: row.state };
+    const [row] = await this.sql.query<{ version: number; schema_version: number; state: unknown }>(
+      'SELECT version, schema_version, state FROM snapshots WHERE stream_id = $1',
+      [streamId],
+      'read-snapshot',
+    );
+    return row ? { version: row.version, schemaVersion: row.schema_version, state: row.state } : null;
   }
 
   async writeSnapshot(streamId: string, version: number, schemaVersion: number, state: unknown): Promise<void> {
@@ -179,8 +183,12 @@ export class PrismaEventStore implements EventStore, EventArchive {
   }
 
   async findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null> {
-    const row = await this.prisma.idempotencyRecord.findUnique({ where: { userId_key: { userId, key } } });
-    return row && { requestHash: row.requestHash, result: row.result };
+    const [row] = await this.sql.query<{ request_hash: string; result: unknown }>(
+      'SELECT request_hash, result FROM idempotency_records WHERE user_id = $1 AND key = $2',
+      [userId, key],
+      'find-idempotency',
+    );
+    return row ? { requestHash: row.request_hash, result: row.result } : null;
   }
 
   /**
