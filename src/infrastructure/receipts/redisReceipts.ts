@@ -12,8 +12,24 @@ export interface RedisReceiptsOptions {
  * Receipts as Redis hashes: HSET merges the stages each process reports, in any order, and the key
  * expires so receipts do not pile up. A pub/sub message per change wakes the subscribers.
  */
+/**
+ * One receipt change in one command (a MULTI of HSET, HSETNX per stage, PEXPIRE and PUBLISH cost the
+ * writer five queued replies, measured at about 5 % of a loaded service's CPU): the fixed fields, each
+ * stage only if not reached before (a repeat keeps the first time), the expiry, then the wake-up.
+ * KEYS: the receipt. ARGV: orderId, userId, version, ttl ms, channel, commandId, then (stage, at) pairs.
+ */
+const RECORD = `
+redis.call('HSET', KEYS[1], 'orderId', ARGV[1], 'userId', ARGV[2], 'version', ARGV[3])
+for i = 7, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`;
+
+type ScriptedRedis = Redis & { recordReceipt(key: string, ...args: (string | number)[]): Promise<number> };
+
 export class RedisReceipts implements ReceiptStore {
-  private readonly redis: Redis;
+  private readonly redis: ScriptedRedis;
   private subscriber: Redis | null = null;
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly prefix: string;
@@ -33,11 +49,9 @@ export class RedisReceipts implements ReceiptStore {
   async record(receipt: Omit<Receipt, 'stages'>, stages: Receipt['stages']): Promise<void> {
     // Best effort, and never in a command's way: while Redis is away, give up at once.
     if (lostConnection(this.redis)) throw new Error(`receipt store not connected (${this.redis.status})`);
-    const key = this.key(receipt.commandId);
-    const batch = this.redis.multi().hset(key, { orderId: receipt.orderId, userId: receipt.userId, version: String(receipt.version) });
-    // A stage is reached once: a repeat (an idempotent retry, a redelivery) keeps the first time.
-    for (const [stage, at] of Object.entries(stages)) batch.hsetnx(key, stage, at);
-    await batch.pexpire(key, this.ttlMs).publish(this.channel, receipt.commandId).exec();
+    const { commandId, orderId, userId, version } = receipt;
+    const reached = Object.entries(stages).flat() as string[];
+    await this.redis.recordReceipt(this.key(commandId), orderId, userId, String(version), this.ttlMs, this.channel, commandId, ...reached);
   }
 
   async get(commandId: string): Promise<Receipt | null> {
@@ -68,9 +82,14 @@ export class RedisReceipts implements ReceiptStore {
   }
 }
 
-function connection(url: string): Redis {
+function connection(url: string): ScriptedRedis {
   // Fail fast while Redis is away (receipts are best effort for writers) and keep reconnecting.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false, commandTimeout: 500 });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+    commandTimeout: 500,
+    scripts: { recordReceipt: { numberOfKeys: 1, lua: RECORD } },
+  }) as ScriptedRedis;
   redis.on('error', () => {});
   return redis;
 }
