@@ -1,6 +1,7 @@
 // Starts a server as its own process, as the e2e harness does (and as a user would): its CPU use and
 // memory are its own, not mixed with the load generator's, and /proc/<pid> describes it alone.
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -53,6 +54,8 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
     const timer = setTimeout(() => reject(new Error(`${entry} did not start within 60 s:\n${tail.join('\n')}`)), 60_000);
     const onLine = (line: string) => {
       tail.push(line);
+      // BENCH_SERVER_LOG=<file> keeps every line the servers print (their logs, --trace-gc), for a probe.
+      if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, `${line}\n`);
       if (tail.length > 40) tail.shift();
       let logged: { msg?: string; url?: string };
       try {
