@@ -25,7 +25,11 @@ export function poolSql(pool: pg.Pool): Sql {
     query: (text, values, name) => run(pool, text, values, name),
     async transaction(work) {
       const client = await pool.connect();
+      // A checked-out client has no listener of the pool's: a connection lost mid-transaction would be
+      // an uncaught 'error' event and end the process. The statement in flight fails by itself.
       let broken: unknown;
+      const onError = (error: Error) => void (broken = error);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work({ query: (text, values, name) => run(client, text, values, name) });
@@ -35,7 +39,8 @@ export function poolSql(pool: pg.Pool): Sql {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
         throw error;
       } finally {
-        // A connection that could not even roll back is not given to the next caller.
+        client.removeListener('error', onError);
+        // A connection that broke, or could not even roll back, is not given to the next caller.
         client.release(broken instanceof Error ? broken : undefined);
       }
     },
