@@ -2,7 +2,7 @@
 // `{ __typename }` (--op typename): spawns it (compiled, LOG_LEVEL=warn) with --cpu-prof, drives it for
 // --seconds, stops it, and leaves the .cpuprofile in --dir. Summarise with
 // `npx tsx bench/micro/topProfile.ts <file>`.
-//   npx tsx bench/micro/profile.ts [--op createOrder|read|typename] [--connections 8] [--seconds 10] [--dir /tmp/prof]
+//   npx tsx bench/micro/profile.ts [--role all|command|...] [--op createOrder|read|typename] [--connections 8] [--seconds 10] [--dir /tmp/prof]
 import { parseArgs } from 'node:util';
 import { BenchEnv } from '../lib/env.js';
 import { benchUser, GraphQLHttp, items, tokenFor } from '../lib/graphql.js';
@@ -10,12 +10,14 @@ import { createOrderMutation, orderQuery, seedOrders, settle } from '../lib/oper
 import { wrk, type WrkRequest } from '../lib/wrk.js';
 
 const { values } = parseArgs({
-  options: { op: { type: 'string', default: 'createOrder' }, connections: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, dir: { type: 'string', default: '/tmp/prof' } },
+  options: { role: { type: 'string', default: 'all' }, op: { type: 'string', default: 'createOrder' }, connections: { type: 'string', default: '8' }, seconds: { type: 'string', default: '10' }, dir: { type: 'string', default: '/tmp/prof' } },
 });
 const connections = Number(values.connections);
 const env = await BenchEnv.create();
 try {
-  const service = await env.startService(['--cpu-prof', `--cpu-prof-dir=${values.dir}`]);
+  // --role command (say) profiles that process alone; the other roles then run in a helper process.
+  const helper = values.role === 'all' ? null : await env.startService([], { ROLE: ['command', 'query', 'relay', 'projector'].filter((role) => !values.role.split(',').includes(role)).join(',') });
+  const service = await env.startService(['--cpu-prof', `--cpu-prof-dir=${values.dir}`], { ROLE: values.role });
   const deployment = { topology: 'all' as const, commandUrl: service.url, queryUrl: service.url, servers: [service] };
   let requests: WrkRequest[];
   if (values.op === 'typename') requests = [{ token: await tokenFor(benchUser(0)), body: JSON.stringify({ query: '{ __typename }' }) }];
@@ -32,6 +34,7 @@ try {
   console.log(`${values.op} x${connections}: ${result.perSecond.toFixed(1)}/s p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms errors ${result.errors}`);
   if (values.op === 'createOrder') console.log(`pipeline drained ${(await settle(env, deployment)).toFixed(2)} s after the load`);
   await env.stop(service);
+  if (helper) await env.stop(helper);
 } finally {
   await env.cleanup();
 }
