@@ -228,17 +228,13 @@ export interface ReadStore {
   /** One entry per id, in the order asked: the document, or null where there is none. */
   getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
   /**
-   * Writes `doc` only if the stored document's version is `expectedVersion` (0: no document yet).
-   * Atomic across processes. Returns whether it wrote.
+   * Writes `doc` only if the stored document's version is `expectedVersion` (0: no document yet) and,
+   * when `expectedEventId` is given, its last applied event is that one. Atomic across processes.
+   * Returns whether it wrote.
    */
-  compareAndSet<T>(
-    collection: string,
-    id: string,
-    expectedVersion: number,
-    doc: VersionedDoc<T>,
-  ): Promise<boolean>;
+  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean>;
   /** compareAndSet together with `effects`, all in one atomic step. */
-  apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects): Promise<boolean>;
+  apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean>;
   /** Members of an index (`<collection>:<index>`); ties in score order by member, as Redis sorted sets do. */
   indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
   indexEntries(index: string, options?: IndexRangeOptions): Promise<{ member: string; score: number }[]>;

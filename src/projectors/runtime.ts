@@ -80,8 +80,17 @@ export function applyEvent<D>(deps: ApplyDeps, projection: Projection<D>, event:
 export async function applyEvents<D>(deps: ApplyDeps, projection: Projection<D>, events: StoredEvent[]): Promise<ApplyOutcome> {
   const target = events.at(-1)!;
   const id = target.streamId;
+  const written = writtenDocs(deps.readStore, projection.collection);
+  // What the document is believed to be, without a read, in the two common cases: an order's first
+  // event (no document yet), and the event after the one this process wrote last (remembered below).
+  // The write then checks that belief (the version, and the last event id), so a wrong one costs a
+  // refused write and a read, never a wrong document.
+  let believed: VersionedDoc<D> | null | undefined =
+    events.length === 1 && target.version === 1 ? null : (written.get(id) as VersionedDoc<D> | undefined)?.version === target.version - 1 ? (written.get(id) as VersionedDoc<D>) : undefined;
   for (;;) {
-    const current = await deps.readStore.get<D>(projection.collection, id);
+    const current = believed !== undefined ? believed : await deps.readStore.get<D>(projection.collection, id);
+    const checked = believed !== undefined && believed !== null ? believed.eventId : undefined;
+    believed = undefined;
     const at = current?.version ?? 0;
     if (target.version <= at) return 'duplicate';
 
@@ -103,10 +112,33 @@ export async function applyEvents<D>(deps: ApplyDeps, projection: Projection<D>,
 
     const before: D | null = current ? current.data : null;
     const doc = fold(projection, before, pending);
-    const written = await write(deps, projection, id, current, doc, pending.at(-1)!);
-    if (written === 'lost') continue; // another projector moved the document (or a rebuild switched it): look again
+    const result = await write(deps, projection, id, current, doc, pending.at(-1)!, checked);
+    if (result === 'lost') {
+      written.delete(id);
+      continue; // another projector moved the document (or a rebuild switched it), or the belief was wrong: look again
+    }
     return repairing ? 'repaired' : 'applied';
   }
+}
+
+// Documents this process wrote last, per read store and collection, so the next event of a busy order
+// needs no read: at most this many orders each, the oldest forgotten first.
+const WRITTEN_DOCS = 5_000;
+const writtenByStore = new WeakMap<ReadStore, Map<string, Map<string, VersionedDoc<unknown>>>>();
+
+function writtenDocs(readStore: ReadStore, collection: string): Map<string, VersionedDoc<unknown>> {
+  let byCollection = writtenByStore.get(readStore);
+  if (!byCollection) writtenByStore.set(readStore, (byCollection = new Map()));
+  let docs = byCollection.get(collection);
+  if (!docs) byCollection.set(collection, (docs = new Map()));
+  return docs;
+}
+
+function remember(readStore: ReadStore, collection: string, id: string, doc: VersionedDoc<unknown>): void {
+  const docs = writtenDocs(readStore, collection);
+  docs.delete(id); // re-inserted last: the map's order is the order of writes
+  docs.set(id, doc);
+  if (docs.size > WRITTEN_DOCS) docs.delete(docs.keys().next().value!);
 }
 
 function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[]): D {
@@ -125,14 +157,18 @@ function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[
   return doc;
 }
 
-/** Compare-and-set from the document's current version; notices and metrics once written. */
-async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent): Promise<'written' | 'lost'> {
+/**
+ * Compare-and-set from the document's current version (and, with `expectedEventId`, its last event);
+ * notices and metrics once written.
+ */
+async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent, expectedEventId?: string): Promise<'written' | 'lost'> {
   const at = current?.version ?? 0;
   const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
   const ok = projection.effects
-    ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(current?.data ?? null, doc, id))
-    : await deps.readStore.compareAndSet(projection.collection, id, at, written);
+    ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(current?.data ?? null, doc, id), expectedEventId)
+    : await deps.readStore.compareAndSet(projection.collection, id, at, written, expectedEventId);
   if (!ok) return 'lost';
+  remember(deps.readStore, projection.collection, id, written);
   metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
   await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
   return 'written';

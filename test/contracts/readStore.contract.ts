@@ -103,6 +103,22 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
       });
     });
 
+    describe('when a write also names the last event it expects the document to hold', () => {
+      const first = 'c0ffee00-0000-4000-8000-000000000001';
+      it('writes when version and event agree, and refuses another event at the same version', async () => {
+        await store.compareAndSet(collection, id, 0, { ...orderDoc(1), eventId: first });
+        expect(await store.compareAndSet(collection, id, 1, { ...orderDoc(2), eventId: 'e2' }, 'c0ffee00-0000-4000-8000-000000000009')).toBe(false);
+        expect((await store.get(collection, id))?.version).toBe(1);
+        expect(await store.apply(collection, id, 1, { ...orderDoc(2), eventId: 'e2' }, {}, first)).toBe(true);
+        expect(await store.get(collection, id)).toMatchObject({ version: 2, eventId: 'e2' });
+      });
+
+      it('refuses when the document holds no event id at all', async () => {
+        await store.compareAndSet(collection, id, 0, orderDoc(1));
+        expect(await store.compareAndSet(collection, id, 1, orderDoc(2), first)).toBe(false);
+      });
+    });
+
     describe('when 50 writers expect the same version at once', () => {
       it('lets exactly one of them write', async () => {
         await store.compareAndSet(collection, id, 0, orderDoc(1));

@@ -215,18 +215,21 @@ function fakes(history: StoredEvent[] = []) {
   const reads: { streamId: string; fromVersion: number | undefined }[] = [];
   const writes: { id: string; expectedVersion: number; version: number }[] = [];
   const notices: ChangeNotice[] = [];
+  let gets = 0;
   /** Runs once, just before the next compareAndSet: to simulate another projector winning a race. */
   let beforeNextWrite: (() => void) | undefined;
 
   const readStore: Pick<ReadStore, 'get' | 'compareAndSet'> = {
     async get<T>(collection: string, id: string) {
+      gets++;
       return (docs.get(key(collection, id)) ?? null) as VersionedDoc<T> | null;
     },
-    async compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>) {
+    async compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string) {
       const hook = beforeNextWrite;
       beforeNextWrite = undefined;
       hook?.();
       if ((docs.get(key(collection, id))?.version ?? 0) !== expectedVersion) return false;
+      if (expectedEventId !== undefined && docs.get(key(collection, id))?.eventId !== expectedEventId) return false;
       docs.set(key(collection, id), structuredClone(doc) as VersionedDoc<unknown>);
       writes.push({ id, expectedVersion, version: doc.version });
       return true;
@@ -252,6 +255,7 @@ function fakes(history: StoredEvent[] = []) {
     writes,
     notices,
     raceNextWrite: (hook: () => void) => (beforeNextWrite = hook),
+    gets: () => gets,
   };
 }
 
@@ -280,6 +284,27 @@ describe('given an empty read store', () => {
       await applyEvent(world.deps, orderDetails, old);
       expect(world.doc()?.data.currency).toBe('USD');
     });
+  });
+});
+
+describe('given the document this projector wrote last', () => {
+  it('applies the next event without reading it back, checking the version and the event it holds', async () => {
+    const world = fakes(history);
+    await applyEvent(world.deps, orderDetails, v1);
+    world.reads.length = 0;
+    const gets = world.gets();
+    expect(await applyEvent(world.deps, orderDetails, v2)).toBe('applied');
+    expect(world.gets()).toBe(gets);
+    expect(world.doc()).toMatchObject({ version: 2, eventId: 'e-2' });
+  });
+
+  it('folds onto what is stored when the document was replaced behind its back at the same version', async () => {
+    const world = fakes(history);
+    await applyEvent(world.deps, orderDetails, v1);
+    // Another process wrote v1 again from another event (a repair): same version, other content.
+    world.seed({ ...world.doc()!, eventId: 'e-1-other', data: { ...world.doc()!.data, currency: 'EUR' } });
+    expect(await applyEvent(world.deps, orderDetails, v2)).toBe('applied');
+    expect(world.doc()).toMatchObject({ version: 2, data: { currency: 'EUR' } });
   });
 });
 

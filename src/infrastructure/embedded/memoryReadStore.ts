@@ -41,11 +41,11 @@ export class MemoryReadStore implements ReadStore, IndexHelpers {
     return Promise.all(ids.map((id) => this.get<T>(collection, id)));
   }
 
-  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>): Promise<boolean> {
-    return this.apply(collection, id, expectedVersion, doc, {});
+  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean> {
+    return this.apply(collection, id, expectedVersion, doc, {}, expectedEventId);
   }
 
-  async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects): Promise<boolean> {
+  async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {
     if (this.pinnedTo === undefined && this.fenced(collection)) {
       await sleep(10); // as the Redis store does: the caller reads again and retries
       return false;
@@ -53,7 +53,9 @@ export class MemoryReadStore implements ReadStore, IndexHelpers {
     const space = this.space(collection);
     const key = docKey(collection, id);
     const stored = space.docs.get(key);
-    if ((stored === undefined ? 0 : (JSON.parse(stored) as VersionedDoc).version) !== expectedVersion) return false;
+    const before = stored === undefined ? null : (JSON.parse(stored) as VersionedDoc);
+    if ((before?.version ?? 0) !== expectedVersion) return false;
+    if (expectedEventId !== undefined && (before?.eventId ?? '') !== expectedEventId) return false;
     const { version, eventId, eventAt, projectedAt, data } = doc;
     space.docs.set(key, JSON.stringify({ version, eventId, eventAt, projectedAt, data }));
     for (const change of effects.indexes ?? []) {

@@ -283,9 +283,10 @@ async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>,
       event,
       deliveryCount,
       publishedAt: new Date(Math.floor(m.info.timestampNanos / 1e6)),
-      ack: async () => {
-        await m.ackAck();
-      },
+      // A plain ack, not ackAck: ackAck makes every ack a request (an inbox, a timer, a reply to wait for),
+      // three per event with three read models, and buys nothing here. An ack the server never got means
+      // a redelivery after the ack wait, which the projector's version check answers as a duplicate.
+      ack: async () => m.ack(),
       nak: async (delayMs) => m.nak(delayMs),
     });
   } catch {

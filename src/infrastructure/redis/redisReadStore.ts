@@ -76,11 +76,11 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     });
   }
 
-  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>): Promise<boolean> {
-    return this.apply(collection, id, expectedVersion, doc, {});
+  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean> {
+    return this.apply(collection, id, expectedVersion, doc, {}, expectedEventId);
   }
 
-  async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects): Promise<boolean> {
+  async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {
     const ns = await this.namespaceOf(collection);
     const base = this.baseOf(ns);
     const indexes = effects.indexes ?? [];
@@ -103,6 +103,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       effects.counters ? 1 : 0,
       doc.eventId ?? '',
       indexes.length,
+      expectedEventId === undefined ? '' : `=${expectedEventId}`,
       ...indexes.flatMap((change) => ('remove' in change ? ['-', change.member, 0] : ['+', change.member, change.score])),
       ...counters.flat(),
     ];

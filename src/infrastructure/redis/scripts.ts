@@ -8,7 +8,8 @@ export const COUNTER_META = { events: '$events', eventAt: '$eventAt', projectedA
  * One document write with its index and counter changes, all or nothing.
  * KEYS: doc, active-namespace key, fence key, counters hash, then one key per index change.
  * ARGV: expectedVersion, checkNamespace (1|0), namespace, version, eventAt, projectedAt, data, hasCounters,
- *       eventId ('' when unknown), number of index changes, then (op '+'|'-', member, score) per change, then (counter, delta) pairs.
+ *       eventId ('' when unknown), number of index changes, expected last event id ('' for any, else '=' and
+ *       the id), then (op '+'|'-', member, score) per change, then (counter, delta) pairs.
  * Answers 1 written, 0 version mismatch (a duplicate or a lost race), -1 namespace switched or fenced.
  * The namespace check is what makes a rebuild's switch safe: a writer still aiming at the old namespace
  * is refused here, inside the same atomic step, rather than writing where nobody reads any more.
@@ -19,9 +20,11 @@ if ARGV[2] == '1' then
   if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return -1 end
 end
 local expected = tonumber(ARGV[1])
-if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= expected then return 0 end
+local stored = redis.call('HMGET', KEYS[1], 'version', 'eventId')
+if tonumber(stored[1] or '0') ~= expected then return 0 end
+if ARGV[11] ~= '' and ('=' .. (stored[2] or '')) ~= ARGV[11] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[4], 'eventAt', ARGV[5], 'projectedAt', ARGV[6], 'data', ARGV[7], 'eventId', ARGV[9])
-local a = 11
+local a = 12
 for i = 1, tonumber(ARGV[10]) do
   if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
   else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
