@@ -47,6 +47,18 @@ export interface WrkRequest {
   body: string;
 }
 
+/**
+ * `wrk` run while the CPU of `pids` (the servers under test) is read before and after: their CPU
+ * milliseconds per answered request, a figure that holds on a busy machine where wall-clock ones do not.
+ */
+export async function wrkWithCpu(url: string, connections: number, seconds: number, requests: WrkRequest[], pids: number[]): Promise<WrkResult & { serverCpuMs: number }> {
+  const before = await Promise.all(pids.map(cpuSeconds));
+  const result = await wrk(url, connections, seconds, requests);
+  const after = await Promise.all(pids.map(cpuSeconds));
+  const used = pids.reduce((sum, _, i) => sum + ((after[i] ?? 0) - (before[i] ?? 0)), 0);
+  return { ...result, serverCpuMs: (used * 1000) / result.samples };
+}
+
 /** A short run whose figures nobody reads: JIT, pools and connections warm up; a failure here is not one. */
 export async function warmUp(url: string, seconds: number, requests: WrkRequest[]): Promise<void> {
   await wrk(url, 8, seconds, requests).catch(() => {});

@@ -18,11 +18,12 @@ try {
   // --role command (say) profiles that process alone; the other roles then run in a helper process.
   const helper = values.role === 'all' ? null : await env.startService([], { ROLE: ['command', 'query', 'relay', 'projector'].filter((role) => !values.role.split(',').includes(role)).join(',') });
   const service = await env.startService(['--cpu-prof', `--cpu-prof-dir=${values.dir}`], { ROLE: values.role });
-  const deployment = { topology: 'all' as const, commandUrl: service.url, queryUrl: service.url, servers: [service] };
+  const serves = (role: string) => values.role === 'all' || values.role.split(',').includes(role);
+  const deployment = { topology: 'all' as const, commandUrl: serves('command') ? service.url : helper!.url, queryUrl: serves('query') ? service.url : helper!.url, servers: [service] };
   let requests: WrkRequest[];
   if (values.op === 'typename') requests = [{ token: await tokenFor(benchUser(0)), body: JSON.stringify({ query: '{ __typename }' }) }];
   else if (values.op === 'read') {
-    const http = new GraphQLHttp(service.url, 8);
+    const http = new GraphQLHttp(deployment.commandUrl, 8);
     const orders = await seedOrders(http, 8, 4);
     http.close();
     await settle(env, deployment);

@@ -12,7 +12,7 @@ import { spread } from '../lib/load.js';
 import { createOrderMutation, settle } from '../lib/operations.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { pgbenchInserts, pgbenchScratchTable } from '../lib/tools.js';
-import { type WrkRequest, type WrkResult, requireWrk, warmUp, wrk } from '../lib/wrk.js';
+import { cpuSeconds, type WrkRequest, type WrkResult, requireWrk, warmUp, wrkWithCpu } from '../lib/wrk.js';
 import type { Scenario, ScenarioContext } from './context.js';
 
 export const commandRatioGoal = 0.8;
@@ -24,10 +24,19 @@ async function createRequests(): Promise<WrkRequest[]> {
 }
 
 /** One closed-loop createOrder run on a CQRS deployment, then the time its pipeline needed to drain. */
-export async function measureCqrsCommands(context: ScenarioContext, deployment: Deployment, connections: number, seconds: number): Promise<WrkResult & { drainSeconds: number }> {
-  const result = await wrk(deployment.commandUrl, connections, seconds, await createRequests());
-  return { ...result, drainSeconds: await settle(context.env, deployment) };
+export async function measureCqrsCommands(context: ScenarioContext, deployment: Deployment, connections: number, seconds: number): Promise<Measured & { drainSeconds: number }> {
+  const pids = deployment.servers.map((server) => server.pid);
+  const result = await wrkWithCpu(deployment.commandUrl, connections, seconds, await createRequests(), pids);
+  // The pipeline's work for these commands is finished only once it has drained: its CPU counts too.
+  const before = result.serverCpuMs * result.samples;
+  const startedDrain = await Promise.all(pids.map(cpuSeconds));
+  const drainSeconds = await settle(context.env, deployment);
+  const drained = await Promise.all(pids.map(cpuSeconds));
+  const drainCpuMs = pids.reduce((sum, _, i) => sum + ((drained[i] ?? 0) - (startedDrain[i] ?? 0)), 0) * 1000;
+  return { ...result, serverCpuMs: (before + drainCpuMs) / result.samples, drainSeconds };
 }
+
+type Measured = WrkResult & { serverCpuMs: number };
 
 export const commands: Scenario = async (context) => {
   const { env, profile } = context;
@@ -49,12 +58,12 @@ export const commands: Scenario = async (context) => {
       await settle(env, deployment);
       await warmUp(crud.url, profile.warmupSeconds, requests);
       for (const connections of profile.clients) {
-        const cqrs: (WrkResult & { drainSeconds: number })[] = [];
-        const plain: WrkResult[] = [];
+        const cqrs: (Measured & { drainSeconds: number })[] = [];
+        const plain: Measured[] = [];
         const floor: number[] = [];
         for (let repeat = 0; repeat < profile.repeats; repeat++) {
           cqrs.push(await measureCqrsCommands(context, deployment, connections, profile.seconds));
-          plain.push(await wrk(crud.url, connections, profile.seconds, requests));
+          plain.push(await wrkWithCpu(crud.url, connections, profile.seconds, requests, [crud.pid]));
           if (topology === 'all') floor.push((await pgbenchInserts(env.databaseName, connections, profile.seconds)).perSecond);
         }
         const level = `${topology} ${connections}`;
@@ -65,7 +74,7 @@ export const commands: Scenario = async (context) => {
         );
         if (floor.length) {
           const pgbench = spread(floor);
-          rows.push({ system: 'pgbench insert', level, values: [pgbench.median, pgbench.min, pgbench.max, null, null, null, null] });
+          rows.push({ system: 'pgbench insert', level, values: [pgbench.median, pgbench.min, pgbench.max, null, null, null, null, null] });
         }
         const best = spread(cqrs.map((r) => r.perSecond)).median;
         if (topology === 'all') context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, best);
@@ -82,25 +91,25 @@ export const commands: Scenario = async (context) => {
     name: 'commands',
     title: `createOrder over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
     levelName: 'deployment, connections',
-    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'goal'],
+    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
     chartColumn: 0,
     rows,
     notes,
   };
 };
 
-/** Median throughput of the repeats with its range, and the median latencies. */
-export function throughputRow(system: string, level: string, results: WrkResult[], drainSeconds: number | null): Row {
+/**
+ * Median throughput of the repeats with its range, the median latencies, and the median CPU the servers
+ * under test spent per request (every process of the deployment, its drain included).
+ */
+export function throughputRow(system: string, level: string, results: Measured[], drainSeconds: number | null): Row {
   const rate = spread(results.map((r) => r.perSecond));
-  return {
-    system,
-    level,
-    values: [rate.median, rate.min, rate.max, spread(results.map((r) => r.p50)).median, spread(results.map((r) => r.p99)).median, drainSeconds, null],
-  };
+  const median = (pick: (r: Measured) => number) => spread(results.map(pick)).median;
+  return { system, level, values: [rate.median, rate.min, rate.max, median((r) => r.p50), median((r) => r.p99), drainSeconds, median((r) => r.serverCpuMs), null] };
 }
 
 /** Median and range of paired ratios (each from one repeat), beside the goal. */
 export function ratioRow(system: string, level: string, ratios: number[], goal: number): Row {
   const ratio = spread(ratios);
-  return { system, level, values: [ratio.median, ratio.min, ratio.max, null, null, null, goal], ratio: true };
+  return { system, level, values: [ratio.median, ratio.min, ratio.max, null, null, null, null, goal], ratio: true };
 }

@@ -9,7 +9,7 @@ import { spread } from '../lib/load.js';
 import { orderQuery, seedOrders, settle } from '../lib/operations.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { redisGets } from '../lib/tools.js';
-import { requireWrk, warmUp, wrk, type WrkRequest, type WrkResult } from '../lib/wrk.js';
+import { requireWrk, warmUp, type WrkRequest, wrkWithCpu } from '../lib/wrk.js';
 import { ratioRow, throughputRow } from './commands.js';
 import type { Scenario } from './context.js';
 
@@ -49,13 +49,15 @@ export const reads: Scenario = async (context) => {
       await warmUp(floor.url, profile.warmupSeconds, floorReads);
       await warmUp(crud.url, profile.warmupSeconds, crudReads);
       for (const connections of profile.clients) {
-        const cqrs: WrkResult[] = [];
-        const bare: WrkResult[] = [];
-        const plain: WrkResult[] = [];
+        type Measured = Awaited<ReturnType<typeof wrkWithCpu>>;
+        const cqrs: Measured[] = [];
+        const bare: Measured[] = [];
+        const plain: Measured[] = [];
+        const queryPids = deployment.topology === 'all' ? deployment.servers.map((s) => s.pid) : [deployment.servers[1]!.pid];
         for (let repeat = 0; repeat < profile.repeats; repeat++) {
-          cqrs.push(await wrk(deployment.queryUrl, connections, profile.seconds, cqrsReads));
-          bare.push(await wrk(floor.url, connections, profile.seconds, floorReads));
-          plain.push(await wrk(crud.url, connections, profile.seconds, crudReads));
+          cqrs.push(await wrkWithCpu(deployment.queryUrl, connections, profile.seconds, cqrsReads, queryPids));
+          bare.push(await wrkWithCpu(floor.url, connections, profile.seconds, floorReads, [floor.pid]));
+          plain.push(await wrkWithCpu(crud.url, connections, profile.seconds, crudReads, [crud.pid]));
         }
         const level = `${topology} ${connections}`;
         rows.push(
@@ -67,7 +69,7 @@ export const reads: Scenario = async (context) => {
         );
         if (topology === 'all') {
           const redis = await redisGets(connections, profile.seconds);
-          rows.push({ system: 'redis-benchmark GET', level, values: [redis.perSecond, null, null, redis.p50, redis.p99, null, null] });
+          rows.push({ system: 'redis-benchmark GET', level, values: [redis.perSecond, null, null, redis.p50, redis.p99, null, null, null] });
         }
         for (const [system, results] of [['CQRS order(id)', cqrs], ['bare Yoga', bare], ['CRUD order(id)', plain]] as const)
           for (const result of results) notes.push(...errorNote(system, `${level} connections`, result)), cpu.push(result.generatorCpu);
@@ -82,7 +84,7 @@ export const reads: Scenario = async (context) => {
     name: 'reads',
     title: `order(id) over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
     levelName: 'deployment, connections',
-    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'goal'],
+    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
     chartColumn: 0,
     rows,
     notes,
