@@ -15,6 +15,7 @@ import type { Caller } from './domain/order/index.js';
 import { callerKey as keyOfCaller } from './keys.js';
 import { registry } from './metrics.js';
 import type { Context, Services } from './schema/context.js';
+import { bodyLimitPlugin } from './security/bodyLimit.js';
 import { documentedError, requestCorrelation, toGraphQLError, useDocumentedErrors, withoutHttpHints } from './schema/errors.js';
 import { schema } from './schema/index.js';
 import { armorPlugin } from './security/armor.js';
@@ -139,7 +140,8 @@ export function buildApp(options: AppOptions) {
     landingPage: false,
     // GraphiQL is served by `handle` below, from memory, rate-limited and with its own CSP.
     graphiql: false,
-    maxRequestBodySize: security.maxBodyBytes,
+    // Enforced by bodyLimitPlugin (the same refusals, without a stream per request that has a Content-Length).
+    maxRequestBodySize: false,
     batching: { limit: security.maxBatchOperations },
     multipart: false,
     cors: corsOptions(security.corsOrigins),
@@ -156,6 +158,7 @@ export function buildApp(options: AppOptions) {
       ...(options.trustedDocuments ? trustedDocumentsPlugins(options.trustedDocuments) : []),
       armorPlugin(security.query, production),
       inputGuardPlugin(),
+      bodyLimitPlugin(security.maxBodyBytes),
       rateLimitPlugin,
       bodylessPlugin,
       traced.yogaPlugin(),
