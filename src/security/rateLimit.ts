@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import { connectRedis, type RedisClient, type RedisTarget } from '../infrastructure/redis/connection.js';
 import { metrics } from '../metrics.js';
 
 export class RateLimitedError extends AppError {
@@ -84,7 +84,7 @@ if current == 1 then redis.call('PEXPIRE', KEYS[1], window * 2) end
 return {1, current, previous}
 `;
 
-type ScriptedRedis = Redis & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number): Promise<[number, number, number]> };
+type ScriptedRedis = RedisClient & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number): Promise<[number, number, number]> };
 
 /**
  * Counts in Redis, so the limit holds for a caller across every replica. Windows follow this host's
@@ -98,14 +98,14 @@ export class RedisRateLimiter implements RateLimiter {
   private lastWarning = 0;
 
   constructor(
-    options: { url: string; prefix: string },
+    options: { url: RedisTarget; prefix: string },
     private readonly limit: number,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.prefix = `${options.prefix}:ratelimit`;
     // Its own connection: a slow or failing limiter never queues behind read-store traffic.
-    this.redis = new Redis(options.url, {
+    this.redis = connectRedis(options.url, {
       maxRetriesPerRequest: 1,
       commandTimeout: 500,
       scripts: { takeRate: { numberOfKeys: 2, lua: TAKE } },
@@ -138,7 +138,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-export function createRateLimiter(options: { redisUrl?: string | undefined; redisPrefix: string; perMinute: number }, log: Logger): RateLimiter {
+export function createRateLimiter(options: { redisUrl?: RedisTarget | undefined; redisPrefix: string; perMinute: number }, log: Logger): RateLimiter {
   return options.redisUrl
     ? new RedisRateLimiter({ url: options.redisUrl, prefix: options.redisPrefix }, options.perMinute, log)
     : new MemoryRateLimiter(options.perMinute);

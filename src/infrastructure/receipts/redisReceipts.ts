@@ -1,8 +1,11 @@
-import { Redis } from 'ioredis';
 import { commandStages, type Receipt, type ReceiptStore } from '../../ports.js';
+import { connectRedis, duplicateClient, isCluster, lostConnection, publishNotice, type RedisClient, type RedisTarget, subscribeNotices } from '../redis/connection.js';
+
+export { lostConnection } from '../redis/connection.js';
 
 export interface RedisReceiptsOptions {
-  url: string;
+  /** One server's URL, or the seed nodes of a Redis Cluster. */
+  url: RedisTarget;
   prefix?: string;
   /** How long a receipt is kept after its last change. */
   ttlMs?: number;
@@ -13,8 +16,9 @@ export interface RedisReceiptsOptions {
  * expires so receipts do not pile up. A pub/sub message per change wakes the subscribers.
  */
 export class RedisReceipts implements ReceiptStore {
-  private readonly redis: Redis;
-  private subscriber: Redis | null = null;
+  private readonly redis: RedisClient;
+  private readonly cluster: boolean;
+  private subscriber: RedisClient | null = null;
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly prefix: string;
   private readonly ttlMs: number;
@@ -23,6 +27,7 @@ export class RedisReceipts implements ReceiptStore {
     this.prefix = options.prefix ?? 'cqrs';
     this.ttlMs = options.ttlMs ?? 24 * 3600_000;
     this.redis = connection(options.url);
+    this.cluster = isCluster(options.url);
   }
 
   private key = (commandId: string) => `${this.prefix}:receipt:${commandId}`;
@@ -37,7 +42,12 @@ export class RedisReceipts implements ReceiptStore {
     const batch = this.redis.multi().hset(key, { orderId: receipt.orderId, userId: receipt.userId, version: String(receipt.version) });
     // A stage is reached once: a repeat (an idempotent retry, a redelivery) keeps the first time.
     for (const [stage, at] of Object.entries(stages)) batch.hsetnx(key, stage, at);
-    await batch.pexpire(key, this.ttlMs).publish(this.channel, receipt.commandId).exec();
+    batch.pexpire(key, this.ttlMs);
+    // On a cluster the notice goes to a sharded channel, in another slot than the key: after the write.
+    if (this.cluster) {
+      await batch.exec();
+      await publishNotice(this.redis, this.channel, receipt.commandId, receipt.commandId);
+    } else await batch.publish(this.channel, receipt.commandId).exec();
   }
 
   async get(commandId: string): Promise<Receipt | null> {
@@ -50,9 +60,9 @@ export class RedisReceipts implements ReceiptStore {
 
   async watch(commandId: string, onChange: () => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
-      this.subscriber = this.redis.duplicate();
-      this.subscriber.on('message', (_channel: string, id: string) => this.watchers.get(id)?.forEach((notify) => notify()));
-      await this.subscriber.subscribe(this.channel);
+      const subscriber = (this.subscriber = duplicateClient(this.redis));
+      subscriber.on('error', () => {});
+      await subscribeNotices(subscriber, this.channel, (id) => this.watchers.get(id)?.forEach((notify) => notify()));
     }
     let set = this.watchers.get(commandId);
     if (!set) this.watchers.set(commandId, (set = new Set()));
@@ -68,14 +78,9 @@ export class RedisReceipts implements ReceiptStore {
   }
 }
 
-function connection(url: string): Redis {
+function connection(url: RedisTarget): RedisClient {
   // Fail fast while Redis is away (receipts are best effort for writers) and keep reconnecting.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false, commandTimeout: 500 });
+  const redis = connectRedis(url, { maxRetriesPerRequest: 1, lazyConnect: false, commandTimeout: 500 });
   redis.on('error', () => {});
   return redis;
-}
-
-/** Connected once and now reconnecting (or closed): Redis is away. Still connecting at start is not. */
-export function lostConnection(redis: Redis): boolean {
-  return redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end';
 }
