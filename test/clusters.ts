@@ -95,6 +95,10 @@ export interface NatsCluster {
   /** Every server, comma separated, as NATS_URL takes them. */
   url: string;
   urlOf(node: ClusterNode): string;
+  /** The node whose server name (`n1`…, as JetStream reports a leader) is `name`. */
+  byServerName(name: string): ClusterNode;
+  /** The node leading `stream` now (JetStream's stream info), after waiting for one. */
+  streamLeader(stream: string): Promise<ClusterNode>;
   /** Starts a killed node again on its ports and store, and waits until it answers. */
   restart(node: ClusterNode): Promise<void>;
   stop(): Promise<void>;
@@ -152,6 +156,20 @@ export async function startNatsCluster({ size = 3, routeVia }: NatsClusterOption
     nodes,
     url,
     urlOf: (node) => `nats://127.0.0.1:${node.port}`,
+    byServerName: (name) => nodes[Number(name.slice(1)) - 1]!,
+    async streamLeader(stream) {
+      const { connect } = await import('@nats-io/transport-node');
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      const live = nodes.filter((node) => node.running).map((node) => `nats://127.0.0.1:${node.port}`);
+      const nc = await connect({ servers: live, timeout: 2000 });
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2000 });
+        const leader = await until(`a leader of ${stream}`, async () => (await jsm.streams.info(stream)).cluster?.leader || undefined);
+        return nodes[Number(leader.slice(1)) - 1]!;
+      } finally {
+        await nc.close();
+      }
+    },
     async restart(node) {
       node.start();
       await ready(node);
