@@ -2,7 +2,9 @@
 // JetStream cluster of 3 (stream at 3 replicas) and a Redis Cluster of 6. Under load, the server leading
 // the stream is killed with -9, later a Redis master: every acknowledged command must end up projected
 // exactly once. The figures (acknowledged, lost, doubled, time to converge after each kill) are printed.
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, startRedisCluster, keySlot, type NatsCluster, type RedisCluster } from '../clusters.js';
@@ -31,11 +33,12 @@ describe('given 2 command, 2 query and 2 relay+projector processes on a JetStrea
   const workers: StartedServer[] = [];
   let token: string;
   let admin: string;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     [nats, redis, database] = await Promise.all([startNatsCluster(), startRedisCluster(), createTestDatabase()]);
     stream = uniqueName('SCALEOUT').toUpperCase();
-    const env = {
+    env = {
       DATABASE_URL: database.url,
       NATS_URL: nats.url,
       NATS_REPLICAS: '3',
@@ -202,6 +205,20 @@ describe('given 2 command, 2 query and 2 relay+projector processes on a JetStrea
       expect(doubled).toBe(0);
       expect(stats?.totalOrders).toBe(stored);
       expect(listed).toBe(stored);
+    });
+  });
+
+  describe('when an operator runs the projections tool against the cluster', () => {
+    it('reports the status and rebuilds every read model, which then read the same', async () => {
+      const tool = (...args: string[]) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/projections.ts', ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 });
+      const before = (await gql(queries[0]!.url, '{ orderStats { totalOrders revenueCents } }', {}, admin)).data?.orderStats;
+      const status = await tool('status');
+      expect(status.stdout).toMatch(/userOrders\s+LIVE/);
+      const rebuilt = await tool('rebuild', 'all');
+      expect(rebuilt.stdout).toMatch(/orderStats: \d+ events .* now in namespace \d+/);
+      expect((await gql(queries[1]!.url, '{ orderStats { totalOrders revenueCents } }', {}, admin)).data?.orderStats).toEqual(before);
+      expect((await gql(queries[0]!.url, '{ orders(first: 1) { totalCount } }', {}, token)).data?.orders.totalCount).toBe(before.totalOrders);
     });
   });
 });
