@@ -1,4 +1,6 @@
-// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--out DIR]
+// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--out DIR] [--topology single|cluster]
+// --topology cluster runs on a JetStream cluster of 3 (stream at R3) and a Redis Cluster of 6 started for
+// the run (commands and freshness; results in bench/results/cluster/ unless --out says otherwise).
 // Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
 // removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
 // bench/results/ (the default) also rewrites bench/RESULTS.md.
@@ -18,7 +20,7 @@ import { reads } from './scenarios/reads.js';
 import { rebuild } from './scenarios/rebuild.js';
 
 const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild, fanout };
-const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--out DIR]';
+const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--out DIR] [--topology single|cluster]';
 
 function fail(message: string): never {
   console.error(message);
@@ -27,15 +29,17 @@ function fail(message: string): never {
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { size: { type: 'string', default: 'full' }, rate: { type: 'string' }, out: { type: 'string', default: resultsDir } },
+  options: { size: { type: 'string', default: 'full' }, rate: { type: 'string' }, out: { type: 'string' }, topology: { type: 'string', default: 'single' } },
 });
+const topology = values.topology === 'single' || values.topology === 'cluster' ? values.topology : fail(usage);
 const [which = fail(usage)] = positionals;
 const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
+if (topology === 'cluster' && names.some((name) => name !== 'commands' && name !== 'freshness')) fail('--topology cluster runs commands and freshness (name them one at a time)');
 const size = values.size === 'smoke' || values.size === 'full' ? (values.size as Size) : fail(usage);
 const rate = values.rate === undefined ? null : Number(values.rate);
 if (rate !== null && !(rate > 0)) fail('--rate must be a positive number of commands per second');
 const profile = profiles[size];
-const outDir = path.resolve(values.out);
+const outDir = path.resolve(values.out ?? (topology === 'cluster' ? path.join(resultsDir, 'cluster') : resultsDir));
 
 // Every subscriber holds a socket here and one in the service; the npm script raises the soft limit.
 if (names.includes('fanout')) {
@@ -46,7 +50,7 @@ if (names.includes('fanout')) {
 
 const date = new Date().toISOString();
 const commit = describeCommit(); // at the start: the code that runs is the code checked out now
-const env = await BenchEnv.create();
+const env = await BenchEnv.create({ topology });
 let interrupted = false;
 process.once('SIGINT', () => {
   interrupted = true;
@@ -68,7 +72,7 @@ try {
   if (!interrupted) await env.cleanup();
 }
 
-const run: RunResult = { date, size, ...commit, machine: await describeMachine(), scenarios: results };
+const run: RunResult = { date, size, ...(topology === 'cluster' ? { topology } : {}), ...commit, machine: await describeMachine(), scenarios: results };
 const base = path.join(outDir, date.replace(/\.\d+Z$/, 'Z').replaceAll(':', '-'));
 await mkdir(outDir, { recursive: true });
 await writeFile(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);

@@ -106,27 +106,35 @@ export interface NatsCluster {
 
 export interface NatsClusterOptions {
   size?: number;
-  /** Route ports other nodes dial for node i, instead of its own (a TCP proxy in front of it). */
-  routeVia?: (index: number, routePort: number) => number;
+  /**
+   * The port node `from` dials to reach node `to`'s routes, instead of `routePort` itself: a TCP proxy
+   * per ordered pair, so a fault can cut one node off from the others.
+   */
+  routeVia?: (from: number, to: number, routePort: number) => number;
+  /** Route ports to use (3), e.g. ones the proxies were told about before the nodes start. */
+  routePorts?: number[];
 }
 
 /**
  * `nats-server -js --cluster` × 3 with routes to each other; ready once JetStream has a meta leader
  * (an account info request answers through every server).
  */
-export async function startNatsCluster({ size = 3, routeVia }: NatsClusterOptions = {}): Promise<NatsCluster> {
+export async function startNatsCluster({ size = 3, routeVia, routePorts: givenRoutePorts }: NatsClusterOptions = {}): Promise<NatsCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nats-cluster-'));
-  const ports = await freePorts(size * 2);
-  const clientPorts = ports.slice(0, size);
-  const routePorts = ports.slice(size);
-  const advertised = routePorts.map((port, i) => (routeVia ? routeVia(i, port) : port));
+  const clientPorts = await freePorts(size);
+  const routePorts = givenRoutePorts ?? (await freePorts(size));
   const nodes = clientPorts.map((port, i) => {
-    const routes = advertised.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`).join(',');
+    const routes = routePorts
+      .map((routePort, j) => (j === i ? null : `nats://127.0.0.1:${routeVia ? routeVia(i, j, routePort) : routePort}`))
+      .filter(Boolean)
+      .join(',');
     return new ClusterNode(`nats-${i + 1}`, port, 'nats-server', [
       '-a', '127.0.0.1', '-p', String(port), '-n', `n${i + 1}`, '-js', '-sd', path.join(dir, `n${i + 1}`),
       '--cluster_name', 'test', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes,
       // Without it each node also tells clients about the others: fine, but tests name servers themselves.
       '--no_advertise',
+      // Routes through proxies only: a node gossips its route address, which others would then dial directly.
+      ...(routeVia ? ['--cluster_advertise', '127.0.0.1:9'] : []),
     ]);
   });
   const url = nodes.map((node) => `nats://127.0.0.1:${node.port}`).join(',');
@@ -190,6 +198,8 @@ export interface RedisCluster {
   masters(): Promise<ClusterNode[]>;
   /** Waits until every slot has a live master again (after a failover). */
   healthy(timeoutMs?: number): Promise<void>;
+  /** Starts a killed node again (empty: nothing on disk), which rejoins as a replica and syncs. */
+  restart(node: ClusterNode): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -264,6 +274,11 @@ export async function startRedisCluster({ size = 6, nodeTimeoutMs = 1500 } = {})
       return (await shards()).filter((shard) => shard.master && shard.slots.length > 0).map((shard) => byPort(shard.port)).filter((node) => node.running);
     },
     healthy,
+    async restart(node) {
+      node.start();
+      await until(`${node.name} answering`, async () => ((await cli(node.port, 'ping')).includes('PONG') ? true : undefined));
+      await healthy();
+    },
     async stop() {
       await Promise.all(nodes.map((node) => node.kill()));
       await rm(dir, { recursive: true, force: true });
