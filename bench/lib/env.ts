@@ -51,6 +51,10 @@ export class BenchEnv {
     return env;
   }
 
+  get topology(): 'single' | 'cluster' {
+    return this.clusters ? 'cluster' : 'single';
+  }
+
   /** What the service (and the rebuild command) is started with. */
   get serviceEnv(): Record<string, string> {
     return {

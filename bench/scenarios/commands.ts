@@ -4,7 +4,7 @@ import pg from 'pg';
 import { GraphQLHttp } from '../lib/graphql.js';
 import { closedLoop } from '../lib/load.js';
 import { createOrder, settle } from '../lib/operations.js';
-import { errorNote, loadRow, ratioRow, type Row } from '../lib/results.js';
+import { errorNote, loadRow, ratioRow, type Row, type ScenarioResult } from '../lib/results.js';
 import { pgbenchInserts, pgbenchScratchTable } from '../lib/tools.js';
 import type { Scenario, ScenarioContext } from './context.js';
 
@@ -35,6 +35,7 @@ async function measureCrud(url: string, clients: number, seconds: number) {
 
 export const commands: Scenario = async (context) => {
   const { env, profile } = context;
+  if (env.topology === 'cluster') return clusterCommands(context);
   // Both servers start at once: each start is seconds of tsx and Prisma loading.
   const [, crud] = await Promise.all([env.service(), env.crud()]);
   const db = new pg.Client({ connectionString: env.databaseUrl });
@@ -58,3 +59,17 @@ export const commands: Scenario = async (context) => {
   }
   return { name: 'commands', title: 'createOrder over HTTP (closed loop)', levelName: 'clients', columns: ['req/s', 'p50 ms', 'p99 ms'], chartColumn: 0, rows, notes };
 };
+
+/** On the clusters only the service's own figures: the CRUD and pgbench baselines do not change with them. */
+async function clusterCommands(context: ScenarioContext): Promise<ScenarioResult> {
+  await measureCqrsCommands(context, 8, context.profile.warmupSeconds);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  for (const clients of context.profile.clients) {
+    const cqrs = await measureCqrsCommands(context, clients, context.profile.seconds);
+    rows.push(loadRow('CQRS createOrder (JetStream R3, Redis Cluster)', clients, cqrs));
+    notes.push(...errorNote('CQRS createOrder', `${clients} clients`, cqrs));
+    context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, cqrs.perSecond);
+  }
+  return { name: 'commands', title: 'createOrder over HTTP (closed loop) on the clusters', levelName: 'clients', columns: ['req/s', 'p50 ms', 'p99 ms'], chartColumn: 0, rows, notes };
+}
