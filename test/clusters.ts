@@ -198,6 +198,8 @@ export interface RedisCluster {
   masters(): Promise<ClusterNode[]>;
   /** Waits until every slot has a live master again (after a failover). */
   healthy(timeoutMs?: number): Promise<void>;
+  /** Commands each live master has processed since it started (INFO stats), by node name. */
+  commandsByMaster(): Promise<Map<string, number>>;
   /** Starts a killed node again (empty: nothing on disk), which rejoins as a replica and syncs. */
   restart(node: ClusterNode): Promise<void>;
   stop(): Promise<void>;
@@ -274,6 +276,16 @@ export async function startRedisCluster({ size = 6, nodeTimeoutMs = 1500 } = {})
       return (await shards()).filter((shard) => shard.master && shard.slots.length > 0).map((shard) => byPort(shard.port)).filter((node) => node.running);
     },
     healthy,
+    async commandsByMaster() {
+      const counts = new Map<string, number>();
+      for (const shard of await shards()) {
+        if (!shard.master || shard.slots.length === 0) continue;
+        const node = byPort(shard.port);
+        if (!node.running) continue;
+        counts.set(node.name, Number(/total_commands_processed:(\d+)/.exec(await cli(node.port, 'info', 'stats'))?.[1] ?? 0));
+      }
+      return counts;
+    },
     async restart(node) {
       node.start();
       await until(`${node.name} answering`, async () => ((await cli(node.port, 'ping')).includes('PONG') ? true : undefined));

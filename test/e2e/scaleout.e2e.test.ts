@@ -137,7 +137,15 @@ describe('given 2 command, 2 query and 2 relay+projector processes on a JetStrea
       };
 
       const load = Promise.all(Array.from({ length: 4 }, worker));
-      await sleep(3000);
+      // How the load spreads over the masters, and where the collection slots (the named hot keys) sit.
+      await sleep(500);
+      const [countsBefore, ackedBefore] = [await redis.commandsByMaster(), [...acknowledged.values()].reduce((a, b) => a + b, 0)];
+      await sleep(2500);
+      const [countsAfter, ackedAfter] = [await redis.commandsByMaster(), [...acknowledged.values()].reduce((a, b) => a + b, 0)];
+      const hotSlots = Object.fromEntries(
+        await Promise.all(['order', 'userOrder', 'orderStat'].map(async (collection) => [`{${collection}}`, (await redis.masterOf(keySlot(`{${collection}}`))).name] as const)),
+      );
+      const perCommand = Object.fromEntries([...countsAfter].map(([name, after]) => [name, Math.round(((after - (countsBefore.get(name) ?? 0)) / Math.max(1, ackedAfter - ackedBefore)) * 10) / 10]));
       const leader = await nats.streamLeader(stream);
       const natsKilledAt = Date.now();
       await leader.kill();
@@ -197,6 +205,8 @@ describe('given 2 command, 2 query and 2 relay+projector processes on a JetStrea
         convergedAfterNatsLeaderKillMs: natsConvergedMs,
         convergedAfterRedisMasterKillMs: redisConvergedMs,
         allReadBackAfterLoadMs: settleMs,
+        redisCommandsPerAcknowledgedCommandByMaster: perCommand,
+        collectionSlotMasters: hotSlots,
       };
       console.log(`scale-out figures: ${JSON.stringify(figures)}`);
 
