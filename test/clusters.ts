@@ -298,17 +298,4 @@ export async function startRedisCluster({ size = 6, nodeTimeoutMs = 1500 } = {})
   };
 }
 
-/** CLUSTER KEYSLOT, computed here: CRC16 (XMODEM) of the hash tag, or of the whole key. */
-export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open !== -1) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of Buffer.from(key)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
-}
+export { keySlot } from '../src/infrastructure/redis/connection.js';

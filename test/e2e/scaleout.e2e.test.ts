@@ -156,7 +156,9 @@ describe('given 2 command, 2 query and 2 relay+projector processes on a JetStrea
       const redisKilledAt = Date.now();
       await master.kill();
       const redisConvergedMs = await convergence(redisKilledAt);
-      await sleep(2000);
+      // Back, as an orchestrator would bring it: empty, it rejoins as the replica of its successor.
+      await redis.restart(master);
+      await sleep(1000);
       stopping = true;
       await load;
 

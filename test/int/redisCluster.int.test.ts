@@ -108,13 +108,15 @@ describe('Redis Cluster read store', () => {
   });
 
   describe('when a write stopped after its document step (a crash between slots)', () => {
-    it('completes the index and counter effects at the next read, once', async () => {
+    it('completes the index and counter effects at a read once its writer is gone a while, once', async () => {
       const prefix = uniqueName('pending');
       const store = await connectedStore(prefix);
       const redis = raw();
       try {
-        const pending = { ns: '', check: true, version: 1, events: 1, eventAt: orderDoc(1).eventAt, projectedAt: orderDoc(1).projectedAt, indexes: [['+', 'orderStat:all', 'o1', 5], ['+', 'orderStat:user:bob', 'o1', 5]], counters: [['orders', 1]] };
-        await redis.hset(`${prefix}:doc:orderStat:{o1}`, { ...orderDoc(1), data: '{}', eventId: '', pending: JSON.stringify(pending) });
+        // Written ten seconds ago: a writer still at work would have finished.
+        const projectedAt = new Date(Date.now() - 10_000).toISOString();
+        const pending = { ns: '', check: true, version: 1, events: 1, eventAt: orderDoc(1).eventAt, projectedAt, indexes: [['+', 'orderStat:all', 'o1', 5], ['+', 'orderStat:user:bob', 'o1', 5]], counters: [['orders', 1]] };
+        await redis.hset(`${prefix}:doc:orderStat:{o1}`, { ...orderDoc(1), projectedAt, data: '{}', eventId: '', pending: JSON.stringify(pending) });
         expect(await store.indexCount('orderStat:all')).toBe(0);
 
         expect((await store.get('orderStat', 'o1'))?.version).toBe(1);
@@ -145,6 +147,24 @@ describe('Redis Cluster read store', () => {
         expect(await store.apply('userOrder', 'o2', 1, orderDoc(2), moved)).toBe(true);
         expect(await store.indexRange('userOrder:status:CREATED')).toEqual([]);
         expect(await store.indexRange('userOrder:status:PAID')).toEqual(['o2']);
+      } finally {
+        await store.close();
+        redis.disconnect();
+      }
+    });
+  });
+
+  describe('when a write with effects succeeds on a healthy cluster', () => {
+    it('clears its pending effects once a replica of each slot holds them', async () => {
+      const prefix = uniqueName('replicated');
+      const store = await connectedStore(prefix);
+      const redis = raw();
+      try {
+        expect(await store.apply('userOrder', 'o3', 0, orderDoc(1), userOrderEffects('o3', 'carol'))).toBe(true);
+        expect(await redis.hget(`${prefix}:doc:userOrder:{o3}`, 'pending')).toBeNull();
+        // And the slot this code computes is the one Redis computes.
+        for (const key of [`${prefix}:doc:userOrder:{o3}`, `${prefix}:index:{userOrder:user:carol}:status:CREATED`, 'no-tag', '{}empty-tag'])
+          expect(keySlot(key)).toBe(Number(await redis.cluster('KEYSLOT', key)));
       } finally {
         await store.close();
         redis.disconnect();

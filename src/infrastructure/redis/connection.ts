@@ -109,3 +109,25 @@ export async function subscribeNotices(subscriber: RedisClient, base: string, on
 export function duplicateClient(redis: RedisClient): RedisClient {
   return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }
+
+/** The hash slot of a key, as CLUSTER KEYSLOT computes it: CRC16 (XMODEM) of the hash tag, or of the whole key. */
+export function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of Buffer.from(key)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+/** The connection to the master serving `key`'s slot now, as the cluster client last learnt it. */
+export function masterConnection(cluster: Cluster, key: string): Redis | null {
+  const nodeKey = cluster.slots[keySlot(key)]?.[0];
+  if (!nodeKey) return null;
+  return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === nodeKey) ?? null;
+}

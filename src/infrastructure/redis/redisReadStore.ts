@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
 import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE, slotGroupOf } from '../readIndex.js';
-import { connectRedis, isCluster, type RedisClient, type RedisTarget } from './connection.js';
+import { createHash } from 'node:crypto';
+import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
 import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
 type ScriptedRedis = RedisClient & {
@@ -15,6 +16,12 @@ type ScriptedRedis = RedisClient & {
   takeLease(key: string, owner: string, ttlMs: number): Promise<number>;
   releaseLease(key: string, owner: string): Promise<number>;
 };
+
+const APPLY_GROUP_SHA = createHash('sha1').update(APPLY_GROUP).digest('hex');
+/** How long a cluster write waits for a replica to hold its effects before leaving them pending. */
+const REPLICA_WAIT_MS = 100;
+/** A read completes effects left pending this long after their write: the writer is gone. */
+const ABANDONED_PENDING_MS = 2000;
 
 /** Effects of a cluster write still to complete, kept in the document (see scripts.ts). */
 interface PendingEffects {
@@ -94,8 +101,9 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   async get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null> {
     const key = await this.docKey(collection, id);
     const hash = await this.redis.hgetall(key);
-    // A cluster write interrupted between its steps: complete its effects before anyone builds on it.
-    if (hash.pending) await this.completePending(key, hash.pending).catch(() => undefined);
+    // A cluster write interrupted between its steps (its writer gone for a while): complete its effects.
+    if (hash.pending && Date.now() - Date.parse(hash.projectedAt ?? '') > ABANDONED_PENDING_MS)
+      await this.completePending(key, hash.pending, 'force').catch(() => undefined);
     return parseDoc<T>(hash);
   }
 
@@ -179,17 +187,22 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     for (;;) {
       const [written, earlier] = await this.redis.applyDocSlot(key, expectedVersion, doc.version, doc.eventAt, doc.projectedAt, JSON.stringify(doc.data), doc.eventId ?? '', text);
       if (written === -2) {
-        if ((await this.completePending(key, earlier)) === -1) return -1;
+        if ((await this.completePending(key, earlier, 'force')) === -1) return -1;
         continue;
       }
       if (written !== 1) return written;
-      if (pending) return this.completePending(key, text);
+      if (pending) return this.completePending(key, text, 'replicated');
       return check ? this.redis.checkNamespace(this.keys.active(collection), this.keys.fence(collection), ns) : 1;
     }
   }
 
-  /** Applies recorded effects in every slot group they touch, then clears them; -1 when the namespace moved. */
-  private async completePending(docKey: string, text: string): Promise<number> {
+  /**
+   * Applies recorded effects in every slot group they touch, then clears them; -1 when the namespace moved.
+   * `replicated`: clears them only once each group's master has passed them to a replica (WAIT), so a
+   * failover cannot lose effects the document no longer remembers; otherwise they stay pending and the
+   * document's next write completes them again (`force`: clear after applying, as a second attempt).
+   */
+  private async completePending(docKey: string, text: string, mode: 'replicated' | 'force'): Promise<number> {
     const pending = JSON.parse(text) as PendingEffects;
     const [collection, id] = this.docOf(docKey);
     const base = this.baseOf(pending.ns);
@@ -213,12 +226,29 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
           ...changes.flatMap((change) => (change[0] === '-' ? ['-', change[2], 0] : ['+', change[2], change[3]])),
           ...(shared && pending.counters ? [1, pending.events, pending.eventAt, pending.projectedAt, ...pending.counters.flat()] : [0]),
         ];
-        return this.redis.applyGroup(keys.length, ...keys, ...args);
+        return mode === 'replicated' ? this.applyGroupReplicated(keys, args) : this.redis.applyGroup(keys.length, ...keys, ...args).then((result) => [result, true] as const);
       }),
     );
-    if (results.includes(-1)) return -1;
-    await this.redis.clearPending(docKey, text);
+    if (results.some((result) => (typeof result === 'number' ? result : result[0]) === -1)) return -1;
+    if (results.every((result) => typeof result === 'number' || result[1])) await this.redis.clearPending(docKey, text);
     return 1;
+  }
+
+  /** APPLY_GROUP on the master of its slot, then WAIT for one replica; through the cluster client if that fails. */
+  private async applyGroupReplicated(keys: string[], args: (string | number)[]): Promise<readonly [number, boolean]> {
+    const node = this.redis instanceof Cluster ? masterConnection(this.redis, keys[0]!) : null;
+    if (node) {
+      try {
+        const result = Number(await node.evalsha(APPLY_GROUP_SHA, keys.length, ...keys, ...args).catch((error: unknown) => {
+          if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return node.eval(APPLY_GROUP, keys.length, ...keys, ...args);
+          throw error;
+        }));
+        return [result, Number(await node.call('WAIT', 1, REPLICA_WAIT_MS)) >= 1] as const;
+      } catch {
+        // Moved, or failing over: the cluster client follows redirections; `seen` makes the repeat harmless.
+      }
+    }
+    return [await this.redis.applyGroup(keys.length, ...keys, ...args), false] as const;
   }
 
   async indexAdd(index: string, member: string, score: number): Promise<void> {
