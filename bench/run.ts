@@ -1,4 +1,6 @@
-// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR]
+// npm run bench -- <scenario|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR] [--topology single|cluster]
+// --topology cluster runs on a JetStream cluster of 3 (stream at R3) and a Redis Cluster of 6 started for
+// the run (commands and freshness; results in bench/results/cluster/ unless --out says otherwise).
 // Creates this run's database, stream and key prefix, runs the scenarios in order, prints each table,
 // removes everything it created, and writes <out>/<date>.json and <out>/<date>.svg. A run kept in
 // bench/results/ (the default) also rewrites bench/RESULTS.md.
@@ -18,7 +20,7 @@ import { reads } from './scenarios/reads.js';
 import { rebuild } from './scenarios/rebuild.js';
 
 const scenarios: Record<ScenarioName, Scenario> = { commands, reads, freshness, rebuild, fanout };
-const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR]';
+const usage = 'usage: npm run bench -- <commands|reads|freshness|rebuild|fanout|all> [--size smoke|full] [--rate N] [--seconds N] [--repeats N] [--out DIR] [--topology single|cluster]';
 
 function fail(message: string): never {
   console.error(message);
@@ -32,11 +34,14 @@ const { positionals, values } = parseArgs({
     rate: { type: 'string' },
     seconds: { type: 'string' },
     repeats: { type: 'string' },
-    out: { type: 'string', default: resultsDir },
+    out: { type: 'string' },
+    topology: { type: 'string', default: 'single' },
   },
 });
+const topology = values.topology === 'single' || values.topology === 'cluster' ? values.topology : fail(usage);
 const [which = fail(usage)] = positionals;
 const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
+if (topology === 'cluster' && names.some((name) => name !== 'commands' && name !== 'freshness')) fail('--topology cluster runs commands and freshness (name them one at a time)');
 const size = values.size === 'smoke' || values.size === 'full' ? (values.size as Size) : fail(usage);
 const rate = values.rate === undefined ? null : Number(values.rate);
 if (rate !== null && !(rate > 0)) fail('--rate must be a positive number of commands per second');
@@ -48,7 +53,7 @@ const positive = (name: string, value: string | undefined) => {
 // --seconds and --repeats override the size's own, for a probe of one scenario; a run kept in
 // bench/results/ should use the sizes as they are.
 const profile = { ...profiles[size], ...(values.seconds && { seconds: positive('seconds', values.seconds)! }), ...(values.repeats && { repeats: Math.round(positive('repeats', values.repeats)!) }) };
-const outDir = path.resolve(values.out);
+const outDir = path.resolve(values.out ?? (topology === 'cluster' ? path.join(resultsDir, 'cluster') : resultsDir));
 
 // Every subscriber holds a socket here and one in the service; the npm script raises the soft limit.
 if (names.includes('fanout')) {
@@ -59,7 +64,7 @@ if (names.includes('fanout')) {
 
 const date = new Date().toISOString();
 const commit = describeCommit(); // at the start: the code that runs is the code checked out now
-const env = await BenchEnv.create();
+const env = await BenchEnv.create({ topology });
 let interrupted = false;
 process.once('SIGINT', () => {
   interrupted = true;
@@ -81,7 +86,7 @@ try {
   if (!interrupted) await env.cleanup();
 }
 
-const run: RunResult = { date, size, ...commit, machine: await describeMachine(), scenarios: results };
+const run: RunResult = { date, size, ...(topology === 'cluster' ? { topology } : {}), ...commit, machine: await describeMachine(), scenarios: results };
 const base = path.join(outDir, date.replace(/\.\d+Z$/, 'Z').replaceAll(':', '-'));
 await mkdir(outDir, { recursive: true });
 await writeFile(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);

@@ -18,7 +18,7 @@ export async function busState(url: string, stream: string, expectedConsumers: s
   const state: BusState = { stream: 'unreachable', consumers: {}, missingConsumers: [] };
   let nc;
   try {
-    nc = await connect({ servers: url, timeout: 3000, maxReconnectAttempts: 0, name: 'faults bus check' });
+    nc = await connect({ servers: url.split(','), timeout: 3000, maxReconnectAttempts: 0, name: 'faults bus check' });
     const jsm = await jetstreamManager(nc, { timeout: 3000 });
     try {
       state.messages = (await jsm.streams.info(stream)).state.messages;

@@ -8,6 +8,7 @@
 // and lists the dead letters with their reasons.
 import pg from 'pg';
 import { createEventStore } from '../src/infrastructure/postgres/eventStore.js';
+import type { RedisTarget } from '../src/infrastructure/redis/connection.js';
 import { RedisReadStore } from '../src/infrastructure/redis/redisReadStore.js';
 import type { EventStore, StoredEvent } from '../src/ports.js';
 import type { OrderStatus } from '../src/domain/order/index.js';
@@ -106,7 +107,7 @@ export class Checker {
 
   constructor(
     databaseUrl: string,
-    redis: { url: string; prefix: string },
+    redis: { url: RedisTarget; prefix: string },
     private readonly models: { projections: Projection<unknown>[]; stats: StatsModel | null },
   ) {
     this.store = createEventStore({ url: databaseUrl });

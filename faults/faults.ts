@@ -1,11 +1,12 @@
 // The faults: each one breaks something under load, waits as the profile says, and heals it. Healed
 // means the broken piece is back (a process restarted and logging 'service started', a server accepting
 // connections again); convergence is measured from that moment.
-import type { Infra } from './infra.js';
+import { clusters, type Infra, single } from './infra.js';
 import type { ServiceProcess, Topology } from './services.js';
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { keySlot } from '../test/clusters.js';
 import { sleep } from './util.js';
 
 export const faultKinds = [
@@ -20,6 +21,10 @@ export const faultKinds = [
   'redis-restart',
   'postgres-restart',
   'stray-messages',
+  // --topology cluster: one node of a cluster at a time.
+  'nats-node-down',
+  'nats-node-isolated',
+  'redis-master-down',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -92,43 +97,85 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Inject
       await killAndRestart([topology.api], plan.downMs);
       break;
     }
-    case 'nats-kill':
-      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), restarted at once`;
-      await infra.nats.stop('SIGKILL');
-      await infra.nats.start();
+    case 'nats-kill': {
+      const { nats } = single(infra);
+      detail = `SIGKILL nats-server (pid ${nats.process.pid}), restarted at once`;
+      await nats.stop('SIGKILL');
+      await nats.start();
       break;
-    case 'nats-down':
-      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), down for ${plan.downMs} ms`;
-      await infra.nats.stop('SIGKILL');
+    }
+    case 'nats-down': {
+      const { nats } = single(infra);
+      detail = `SIGKILL nats-server (pid ${nats.process.pid}), down for ${plan.downMs} ms`;
+      await nats.stop('SIGKILL');
       await sleep(plan.downMs);
-      await infra.nats.start();
+      await nats.start();
       break;
+    }
+    case 'nats-node-down': {
+      // The node leading the stream: its loss costs an election, where any other node's would cost nothing.
+      const { nats } = clusters(infra);
+      const leader = await nats.streamLeader(ctx.nats.stream);
+      detail = `SIGKILL ${leader.name} (leader of ${ctx.nats.stream}, pid ${leader.child?.pid}), down for ${plan.downMs} ms`;
+      await leader.kill();
+      await sleep(plan.downMs);
+      await nats.restart(leader);
+      break;
+    }
+    case 'nats-node-isolated': {
+      // The stream leader again, cut off from the other two (its routes blackholed both ways) while its
+      // clients can still reach it: the majority elects a new leader; the old one must stop acking.
+      const { nats } = clusters(infra);
+      const leader = await nats.streamLeader(ctx.nats.stream);
+      const index = nats.nodes.indexOf(leader);
+      const cut = [...infra.routeProxies].filter(([pair]) => pair.split('>').map(Number).includes(index)).map(([, proxy]) => proxy);
+      detail = `routes of ${leader.name} (leader of ${ctx.nats.stream}) blackholed both ways for ${plan.downMs} ms`;
+      for (const proxy of cut) proxy.blackhole();
+      await sleep(plan.downMs);
+      for (const proxy of cut) proxy.heal();
+      break;
+    }
+    case 'redis-master-down': {
+      // The master of the collection slot every new order's index entry goes to; its replica takes over.
+      const { redis } = clusters(infra);
+      const master = await redis.masterOf(keySlot('{userOrder}'));
+      detail = `SIGKILL ${master.name} (master of the {userOrder} slot, pid ${master.child?.pid}), back after ${plan.downMs} ms as a replica`;
+      await master.kill();
+      await sleep(plan.downMs);
+      await redis.restart(master);
+      break;
+    }
     case 'nats-wipe':
       // Beyond the brief: a NATS that comes back without its JetStream store (a new node, a lost
       // volume). The architecture says the read side converges even when the bus loses messages.
-      detail = `SIGKILL nats-server (pid ${infra.nats.process.pid}), JetStream store deleted, restarted after ${plan.downMs} ms`;
-      await infra.nats.stop('SIGKILL');
-      await infra.nats.wipeStore();
-      await sleep(plan.downMs);
-      await infra.nats.start();
+      {
+        const { nats } = single(infra);
+        detail = `SIGKILL nats-server (pid ${nats.process.pid}), JetStream store deleted, restarted after ${plan.downMs} ms`;
+        await nats.stop('SIGKILL');
+        await nats.wipeStore();
+        await sleep(plan.downMs);
+        await nats.start();
+      }
       break;
     case 'redis-flush':
       detail = 'FLUSHALL';
-      await infra.redis.flushAll();
+      await single(infra).redis.flushAll();
       break;
-    case 'redis-restart':
+    case 'redis-restart': {
+      const { redis } = single(infra);
       detail = `SIGKILL redis-server (no persistence: it comes back empty), down for ${plan.downMs} ms`;
-      await infra.redis.stop('SIGKILL');
+      await redis.stop('SIGKILL');
       await sleep(plan.downMs);
-      await infra.redis.start();
+      await redis.start();
       break;
+    }
     case 'stray-messages': {
       // Anyone may publish on the subjects: a non-JSON payload, an event of a type nobody knows at the
       // order's next versions, and one far ahead of the store. None may change a document; the check
       // after this fault compares every document with the event store.
       const orderId = ctx.someOrderId();
       if (!orderId) throw new Error('stray-messages: the load has no order yet');
-      const sent = await publishStrays(infra.nats.url, `${ctx.nats.subjectPrefix}.${orderId}`, orderId);
+      const sent = await publishStrays(infra.natsUrl, `${ctx.nats.subjectPrefix}.${orderId}`, orderId);
       detail = `${sent} stray messages on the subject of order ${orderId} (not JSON, unknown type, far-ahead version)`;
       break;
     }
@@ -145,7 +192,7 @@ export async function inject(plan: FaultPlan, ctx: FaultContext): Promise<Inject
 }
 
 async function publishStrays(url: string, subject: string, orderId: string): Promise<number> {
-  const nc = await connect({ servers: url, timeout: 3000 });
+  const nc = await connect({ servers: url.split(','), timeout: 3000 });
   try {
     const js = jetstream(nc);
     const envelope = (version: number, type: string) => {

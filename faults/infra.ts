@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { type NatsCluster, type RedisCluster, freePorts, startNatsCluster, startRedisCluster } from '../test/clusters.js';
+import { BlackholeProxy } from './proxy.js';
 import { freePort, waitFor } from './util.js';
 
 const children = new Set<ChildProcess>();
@@ -123,9 +125,30 @@ async function postgresBin(): Promise<string> {
 export interface Infra {
   dir: string;
   postgres: PrivatePostgres;
-  nats: PrivateNats;
-  redis: PrivateRedis;
+  /** One server each (`--topology single`), or clusters (`--topology cluster`). */
+  topology: 'single' | 'cluster';
+  nats: PrivateNats | null;
+  redis: PrivateRedis | null;
+  natsCluster: NatsCluster | null;
+  redisCluster: RedisCluster | null;
+  /** Per ordered pair of NATS nodes, the proxy node `from` dials `to` through: `${from}>${to}`. */
+  routeProxies: Map<string, BlackholeProxy>;
+  /** NATS_URL for the service: one server, or every node of the cluster. */
+  natsUrl: string;
+  /** REDIS_URL (a string) or REDIS_CLUSTER_URLS (the nodes). */
+  redisTarget: string | string[];
   stop(): Promise<void>;
+}
+
+/** The single-server pieces, for faults that act on them; a clear error on a cluster run. */
+export function single(infra: Infra): { nats: PrivateNats; redis: PrivateRedis } {
+  if (!infra.nats || !infra.redis) throw new Error('this fault acts on a single NATS and Redis server: run it with --topology single');
+  return { nats: infra.nats, redis: infra.redis };
+}
+
+export function clusters(infra: Infra): { nats: NatsCluster; redis: RedisCluster } {
+  if (!infra.natsCluster || !infra.redisCluster) throw new Error('this fault acts on a cluster: run it with --topology cluster');
+  return { nats: infra.natsCluster, redis: infra.redisCluster };
 }
 
 export class PrivatePostgres {
@@ -298,7 +321,45 @@ export async function startInfra(logDir: string): Promise<Infra> {
     started.push(nats);
     const redis = await PrivateRedis.create(dir, logDir);
     started.push(redis);
-    return { dir, postgres, nats, redis, stop };
+    return { dir, postgres, nats, redis, natsCluster: null, redisCluster: null, routeProxies: new Map(), topology: 'single', natsUrl: nats.url, redisTarget: redis.url, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Private Postgres, a JetStream cluster of 3 whose routes run through blackhole proxies (one per ordered
+ * pair of nodes), and a Redis Cluster of 6; `stop` ends them all and removes the folders.
+ */
+export async function startClusterInfra(logDir: string): Promise<Infra> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cqrs-faults-'));
+  await chmod(dir, 0o755);
+  let postgres: PrivatePostgres | null = null;
+  let natsCluster: NatsCluster | null = null;
+  let redisCluster: RedisCluster | null = null;
+  const routeProxies = new Map<string, BlackholeProxy>();
+  const stop = async () => {
+    await Promise.all([natsCluster?.stop(), redisCluster?.stop(), ...[...routeProxies.values()].map((proxy) => proxy.stop())]);
+    await postgres?.process.close().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    postgres = await PrivatePostgres.create(dir, logDir);
+    const routePorts = await freePorts(3);
+    const proxyPorts = await freePorts(6);
+    for (let from = 0, n = 0; from < 3; from++)
+      for (let to = 0; to < 3; to++) {
+        if (from === to) continue;
+        const proxy = new BlackholeProxy(proxyPorts[n++]!, routePorts[to]!);
+        await proxy.start();
+        routeProxies.set(`${from}>${to}`, proxy);
+      }
+    [natsCluster, redisCluster] = await Promise.all([
+      startNatsCluster({ routePorts, routeVia: (from, to) => routeProxies.get(`${from}>${to}`)!.port }),
+      startRedisCluster(),
+    ]);
+    return { dir, postgres, nats: null, redis: null, natsCluster, redisCluster, routeProxies, topology: 'cluster', natsUrl: natsCluster.url, redisTarget: redisCluster.urls.split(','), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -2,7 +2,9 @@ import type { FaultKind, FaultPlan } from './faults.js';
 import { faultKinds } from './faults.js';
 
 export interface Profile {
-  name: 'ci' | 'long' | 'custom';
+  name: 'ci' | 'long' | 'custom' | 'cluster';
+  /** Single servers (the default), or a JetStream cluster of 3 (R3) and a Redis Cluster of 6. */
+  topology?: 'single' | 'cluster';
   /** Load before the first fault, ending with a check that must pass: the baseline. */
   warmupMs: number;
   /** The faults in order (ci), or a generator drawing them until `durationMs` is spent (long). */
@@ -61,20 +63,49 @@ const weights: Record<FaultKind, number> = {
   'redis-restart': 1,
   'postgres-restart': 2,
   'stray-messages': 1,
+  // Cluster faults: drawn by the cluster profile only.
+  'nats-node-down': 0,
+  'nats-node-isolated': 0,
+  'redis-master-down': 0,
+};
+
+/**
+ * `--topology cluster`: the CI profile's faults that apply to a cluster, plus one node of each cluster
+ * at a time: the stream leader's server killed, the stream leader cut off from its peers (routes
+ * blackholed) while clients still reach it, a Redis master killed (its replica promoted; it returns
+ * empty, as a replica). About 3 minutes.
+ */
+export const cluster: Profile = {
+  ...ci,
+  name: 'cluster',
+  topology: 'cluster',
+  schedule: () => [
+    { kind: 'relay-kill', downMs: 500 },
+    { kind: 'projector-kill', downMs: 500 },
+    { kind: 'nats-node-down', downMs: 5_000 },
+    { kind: 'nats-node-isolated', downMs: 8_000 },
+    { kind: 'redis-master-down', downMs: 5_000 },
+    { kind: 'postgres-restart', downMs: 3_000, mode: 'immediate' },
+    { kind: 'stray-messages', downMs: 0 },
+  ],
+  // A write a Redis failover lost is only repaired by the reconciliation sweep when no later event of
+  // that order comes: the service's default sweep (30 s) must fit in the deadline.
+  convergeDeadlineMs: 60_000,
 };
 
 /**
  * The CI profile with other faults, settings or warm-up: to reproduce one finding quickly, e.g.
  * `--faults redis-flush --env RECONCILE_WINDOW_MS=20000 --warmup-s 40`.
  */
-export function custom(kinds: FaultKind[], overrides: { env?: Record<string, string>; warmupMs?: number }): Profile {
-  const ciPlans = new Map([...ci.schedule(Math.random)].map((planned) => [planned.kind, planned]));
+export function custom(kinds: FaultKind[], overrides: { env?: Record<string, string>; warmupMs?: number; topology?: 'single' | 'cluster' }): Profile {
+  const base = overrides.topology === 'cluster' ? cluster : ci;
+  const ciPlans = new Map([...base.schedule(Math.random)].map((planned) => [planned.kind, planned]));
   return {
-    ...ci,
+    ...base,
     name: 'custom',
     warmupMs: overrides.warmupMs ?? ci.warmupMs,
     schedule: (random) => kinds.map((kind) => ciPlans.get(kind) ?? plan(kind, random)),
-    serviceEnv: { ...ci.serviceEnv, ...overrides.env },
+    serviceEnv: { ...base.serviceEnv, ...overrides.env },
   };
 }
 
@@ -90,6 +121,11 @@ function plan(kind: FaultKind, random: () => number): FaultPlan {
       return { kind, downMs: 0 };
     case 'nats-wipe':
       return { kind, downMs: 1_000 };
+    case 'nats-node-down':
+    case 'redis-master-down':
+      return { kind, downMs: 5_000 };
+    case 'nats-node-isolated':
+      return { kind, downMs: 8_000 };
     case 'redis-flush':
     case 'stray-messages':
       return { kind, downMs: 0 };

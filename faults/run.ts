@@ -1,17 +1,20 @@
 // npm run test:faults                      the CI profile: each fault once, about 2.5 minutes
 // npm run test:faults:long [-- --minutes N] at least 10 minutes (12 by default), a fault every few seconds
-// Options: --profile ci|long, --minutes N (long), --seed N (repeat a run's choices), --out DIR.
+// npm run test:faults -- --topology cluster the cluster profile: a JetStream cluster of 3 (R3) and a Redis
+//                                          Cluster of 6, each node fault once, about 3 minutes
+// Options: --profile ci|long, --topology single|cluster, --minutes N (long), --seed N, --out DIR.
 // To reproduce one finding: --faults kind,kind (the CI profile with these faults in this order),
 // --env KEY=VALUE (repeatable; service settings), --warmup-s N (load before the first fault).
 // Exits 0 when nothing was lost or doubled and the read side converged after every fault, 1 otherwise.
 import { parseArgs } from 'node:util';
 import { type FaultKind, faultKinds } from './faults.js';
-import { ci, custom, long } from './profiles.js';
+import { ci, cluster, custom, long } from './profiles.js';
 import { runFaults } from './runner.js';
 
 const { values } = parseArgs({
   options: {
     profile: { type: 'string', default: 'ci' },
+    topology: { type: 'string', default: 'single' },
     minutes: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
@@ -29,6 +32,9 @@ function fail(message: string): never {
 const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
 if (minutes !== undefined && !(minutes > 0)) fail('--minutes must be a positive number');
 if (values.profile !== 'ci' && values.profile !== 'long') fail('--profile must be ci or long');
+if (values.topology !== 'single' && values.topology !== 'cluster') fail('--topology must be single or cluster');
+const topology = values.topology;
+if (topology === 'cluster' && values.profile === 'long') fail('--topology cluster has one profile (each node fault once); use --faults to choose others');
 const kinds = values.faults?.split(',').map((kind) => kind.trim()) ?? [];
 for (const kind of kinds) if (!(faultKinds as readonly string[]).includes(kind)) fail(`unknown fault ${kind}; one of ${faultKinds.join(', ')}`);
 const env = Object.fromEntries(
@@ -41,10 +47,12 @@ const warmupMs = values['warmup-s'] === undefined ? undefined : Number(values['w
 if (warmupMs !== undefined && !(warmupMs >= 0)) fail('--warmup-s must be a number of seconds');
 const profile =
   kinds.length || values.env || warmupMs !== undefined
-    ? custom(kinds.length ? (kinds as FaultKind[]) : [...ci.schedule(Math.random)].map((planned) => planned.kind), { env, warmupMs })
-    : values.profile === 'long'
-      ? long(minutes)
-      : ci;
+    ? custom(kinds.length ? (kinds as FaultKind[]) : [...(topology === 'cluster' ? cluster : ci).schedule(Math.random)].map((planned) => planned.kind), { env, warmupMs, topology })
+    : topology === 'cluster'
+      ? cluster
+      : values.profile === 'long'
+        ? long(minutes)
+        : ci;
 
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)

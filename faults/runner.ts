@@ -8,7 +8,7 @@ import { consumerOf } from '../src/projectors/deadLetters.js';
 import { busState } from './bus.js';
 import { Checker, loadReadModels } from './checks.js';
 import { type FaultPlan, inject } from './faults.js';
-import { type Infra, startInfra } from './infra.js';
+import { type Infra, startClusterInfra, startInfra } from './infra.js';
 import { Load } from './load.js';
 import type { Profile } from './profiles.js';
 import { type CheckRecord, commandSummary, convergenceStats, type FaultRecord, memorySummary, printReport, type Report, summarizeAttempts } from './report.js';
@@ -45,7 +45,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
   const failures: string[] = [];
 
   log(`profile ${profile.name}, seed ${seed}; logs in ${path.relative(repoRoot, logDir)}`);
-  const infra = await startInfra(logDir);
+  const infra = profile.topology === 'cluster' ? await startClusterInfra(logDir) : await startInfra(logDir);
   let topology: Topology | null = null;
   let checker: Checker | null = null;
   let load: Load | null = null;
@@ -58,8 +58,8 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
     LOG_LEVEL: 'info',
     JWT_SECRET: jwtSecret,
     DATABASE_URL: infra.postgres.url,
-    NATS_URL: infra.nats.url,
-    REDIS_URL: infra.redis.url,
+    NATS_URL: infra.natsUrl,
+    ...(typeof infra.redisTarget === 'string' ? { REDIS_URL: infra.redisTarget } : { REDIS_CLUSTER_URLS: infra.redisTarget.join(','), NATS_REPLICAS: '3' }),
     NATS_STREAM: 'ORDERS_FAULTS',
     REDIS_PREFIX: redisPrefix,
     // The load is several users at a few dozen commands a second: the per-user limit is not under test.
@@ -74,11 +74,11 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
   let deadLetters: Awaited<ReturnType<Checker['deadLetters']>> = [];
 
   try {
-    log(`postgres ${infra.postgres.url}, nats ${infra.nats.url}, redis ${infra.redis.url}`);
+    log(`postgres ${infra.postgres.url}, nats ${infra.natsUrl}, redis ${String(infra.redisTarget)}`);
     await applyMigrations({ url: infra.postgres.url });
     const models = loadReadModels();
     notes.push(...models.notes);
-    checker = new Checker(infra.postgres.url, { url: infra.redis.url, prefix: redisPrefix }, models);
+    checker = new Checker(infra.postgres.url, { url: infra.redisTarget, prefix: redisPrefix }, models);
 
     topology = createTopology({ env: serviceEnv, logDir, relays: profile.relays, projectors: profile.projectors });
     const started = Date.now();
@@ -110,7 +110,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
       const convergedAt = Date.now();
       const found = await checker!.integrity(load!.ledger);
       const letters = await checker!.deadLetters();
-      const bus = await busState(infra.nats.url, serviceEnv.NATS_STREAM, models.projections.map((projection) => consumerOf(projection.name)));
+      const bus = await busState(infra.natsUrl, serviceEnv.NATS_STREAM, models.projections.map((projection) => consumerOf(projection.name)));
       const record: CheckRecord = {
         convergeMs: convergence.converged ? convergedAt - from : null,
         convergence,
@@ -226,7 +226,7 @@ export async function runFaults(options: RunOptions): Promise<{ report: Report; 
     finishedAt: finishedAt.toISOString(),
     durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
     ...gitFacts(),
-    infra: { postgres: infra.postgres.url, nats: infra.nats.url, redis: infra.redis.url, logs: path.relative(repoRoot, logDir) },
+    infra: { postgres: infra.postgres.url, nats: infra.natsUrl, redis: String(infra.redisTarget), logs: path.relative(repoRoot, logDir) },
     serviceEnv: Object.fromEntries(Object.entries(serviceEnv).filter(([key]) => !/SECRET|_URL$/.test(key))),
     processes: topology?.all.map((p) => ({ name: p.name, roles: p.roles })) ?? [],
     verdict: { ok: failures.length === 0, failures },

@@ -18,16 +18,16 @@ const usage = 'usage: npm run projections -- status | rebuild <name|all> | dead-
 const [command, arg] = process.argv.slice(2);
 
 const config: Config = loadConfigOrExit();
-if (!config.DATABASE_URL || !config.REDIS_URL) {
-  console.error('DATABASE_URL and REDIS_URL must be set: the embedded read store lives inside the service process');
+if (!config.DATABASE_URL || !config.redis) {
+  console.error('DATABASE_URL and REDIS_URL (or REDIS_CLUSTER_URLS) must be set: the embedded read store lives inside the service process');
   process.exit(2);
 }
 
 const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
 const prisma = createPrismaClient({ url: config.DATABASE_URL });
 const store = createEventStore({ url: config.DATABASE_URL });
-const readStore = new RedisReadStore({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX });
-const feed = new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX });
+const readStore = new RedisReadStore({ url: config.redis, prefix: config.REDIS_PREFIX });
+const feed = new RedisChangeFeed({ url: config.redis, prefix: config.REDIS_PREFIX });
 const deadLetters = new PrismaDeadLetters(prisma);
 const versions = new PrismaStreamVersions(prisma);
 const deps = { store, readStore, feed, deadLetters, versions, log, requeueOutbox: (position: bigint) => store.requeueOutbox(position) };

@@ -13,6 +13,12 @@ const schema = z
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
     NATS_URL: z.string().min(1).optional(),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    // Seed nodes of a Redis Cluster, instead of REDIS_URL; ioredis finds the other nodes from any of them.
+    REDIS_CLUSTER_URLS: z
+      .string()
+      .transform((value) => value.split(',').map((url) => url.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^rediss?$/ })).min(1, 'name at least one node'))
+      .optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
     TRUSTED_DOCUMENTS: z.string().min(1).optional(),
     ROLE: z
@@ -77,11 +83,20 @@ const schema = z
     SUBSCRIPTION_STALL_MS: z.coerce.number().int().min(100).default(30_000),
   })
   .superRefine((env, ctx) => {
+    if (env.REDIS_URL && env.REDIS_CLUSTER_URLS)
+      ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_URLS'], message: 'set REDIS_URL (one server) or REDIS_CLUSTER_URLS (a cluster), not both' });
+    if (env.REDIS_CLUSTER_URLS && /[{}]/.test(env.REDIS_PREFIX))
+      ctx.addIssue({ code: 'custom', path: ['REDIS_PREFIX'], message: 'may not contain { or } on a Redis Cluster (they choose the hash slot)' });
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET)
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET is required when NODE_ENV=production' });
   });
 
-export type Config = z.infer<typeof schema> & { jwtSecret: string; usingDevelopmentSecret: boolean };
+export type Config = z.infer<typeof schema> & {
+  jwtSecret: string;
+  usingDevelopmentSecret: boolean;
+  /** Where the read side lives: REDIS_URL, or REDIS_CLUSTER_URLS as an array; unset: in memory. */
+  redis: string | string[] | undefined;
+};
 
 export class ConfigError extends Error {}
 
@@ -93,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const jwtSecret = parsed.data.JWT_SECRET ?? developmentJwtSecret;
-  return { ...parsed.data, jwtSecret, usingDevelopmentSecret: !parsed.data.JWT_SECRET };
+  return { ...parsed.data, jwtSecret, usingDevelopmentSecret: !parsed.data.JWT_SECRET, redis: parsed.data.REDIS_CLUSTER_URLS ?? parsed.data.REDIS_URL };
 }
 
 /** For entry points: the configuration, or the reasons it is invalid on stderr and exit code 2. */

@@ -91,8 +91,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     let readStore: ReadStore | null = null;
     let feed: ChangeFeed | null = null;
     if (need.reads) {
-      readStore = config.REDIS_URL ? new RedisReadStore({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReadStore();
-      feed = traced.feed(config.REDIS_URL ? new RedisChangeFeed({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed());
+      readStore = config.redis ? new RedisReadStore({ url: config.redis, prefix: config.REDIS_PREFIX }) : new MemoryReadStore();
+      feed = traced.feed(config.redis ? new RedisChangeFeed({ url: config.redis, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed());
       stops.push(() => readStore!.close(), () => feed!.close());
       readiness.redis = () => readStore!.ping();
     }
@@ -104,7 +104,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const streamVersions = prisma ? new PrismaStreamVersions(prisma) : null;
     // Command receipts: written by the command role and the projector, read by the query role. Not a
     // readiness dependency: a receipt store that is down costs receipts, never commands.
-    const receipts = config.REDIS_URL ? new RedisReceipts({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX }) : new MemoryReceipts();
+    const receipts = config.redis ? new RedisReceipts({ url: config.redis, prefix: config.REDIS_PREFIX }) : new MemoryReceipts();
     stops.push(() => receipts.close());
     if (roles.includes('relay')) {
       const backlog = streamVersions ? () => streamVersions.outboxBacklog() : undefined;
@@ -142,8 +142,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
       stops.push(() => projector.stop());
     }
 
-    // Its own Redis connection when REDIS_URL is set, so the cap holds across replicas.
-    const quota = createSubscriptionQuota({ redisUrl: roles.includes('query') ? config.REDIS_URL : undefined, redisPrefix: config.REDIS_PREFIX, max: config.MAX_SUBSCRIPTIONS_PER_CALLER }, log);
+    // Its own Redis connection when Redis is configured, so the cap holds across replicas.
+    const quota = createSubscriptionQuota({ redisUrl: roles.includes('query') ? config.redis : undefined, redisPrefix: config.REDIS_PREFIX, max: config.MAX_SUBSCRIPTIONS_PER_CALLER }, log);
     stops.push(() => quota.close());
     const services: Services = {
       commands: null,
@@ -172,8 +172,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
       services.reads = { readStore: reads, feed: feed!, waiter, history: async (id, from, limit) => (await openHistory()).readStream(id, from, limit), events: openHistory, receipts };
     }
 
-    // Its own Redis connection when REDIS_URL is set, so the limit holds across replicas.
-    const rateLimiter = createRateLimiter({ redisUrl: config.REDIS_URL, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
+    // Its own Redis connection when Redis is configured, so the limit holds across replicas.
+    const rateLimiter = createRateLimiter({ redisUrl: config.redis, redisPrefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE }, log);
     stops.push(() => rateLimiter.close());
     const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
     const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
@@ -182,7 +182,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
     const url = await app.start();
     stops.push(() => app.stop());
-    log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.REDIS_URL } }, 'service started');
+    log.info({ url: `${url}/graphql`, roles, embedded: { postgres: !config.DATABASE_URL, nats: !config.NATS_URL, redis: !config.redis } }, 'service started');
     return { url, stop: stopAll };
   } catch (error) {
     await stopAll();

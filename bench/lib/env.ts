@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../../src/infrastructure/postgres/migrate.js';
+import { type NatsCluster, type RedisCluster, startNatsCluster, startRedisCluster } from '../../test/clusters.js';
 import { benchJwtSecret } from './graphql.js';
 import { spawnServer, type SpawnedServer } from './spawn.js';
 
@@ -36,6 +37,9 @@ export class BenchEnv {
   private crudServer: Promise<SpawnedServer> | null = null;
   private floorServer: Promise<SpawnedServer> | null = null;
 
+  /** With `--topology cluster`: a JetStream cluster of 3 (stream at R3) and a Redis Cluster of 6, started for the run. */
+  private clusters: { nats: NatsCluster; redis: RedisCluster } | null = null;
+
   private constructor(
     readonly databaseName: string,
     readonly databaseUrl: string,
@@ -43,7 +47,7 @@ export class BenchEnv {
     readonly redisPrefix: string,
   ) {}
 
-  static async create(): Promise<BenchEnv> {
+  static async create({ topology = 'single' }: { topology?: 'single' | 'cluster' } = {}): Promise<BenchEnv> {
     // Production runs compiled JavaScript (npm start); so does every service this benchmark measures.
     execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
     const suffix = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -53,12 +57,20 @@ export class BenchEnv {
     url.pathname = `/${databaseName}`;
     const env = new BenchEnv(databaseName, url.toString(), `BENCH_${suffix.toUpperCase()}`, `bench_${suffix}`);
     try {
+      if (topology === 'cluster') {
+        const [nats, redis] = await Promise.all([startNatsCluster(), startRedisCluster()]);
+        env.clusters = { nats, redis };
+      }
       await applyMigrations({ url: env.databaseUrl });
     } catch (error) {
       await env.cleanup();
       throw error;
     }
     return env;
+  }
+
+  get topology(): 'single' | 'cluster' {
+    return this.clusters ? 'cluster' : 'single';
   }
 
   /** What the service (and the rebuild command) is started with. */
@@ -68,8 +80,9 @@ export class BenchEnv {
       LOG_LEVEL: 'warn',
       JWT_SECRET: benchJwtSecret,
       DATABASE_URL: this.databaseUrl,
-      NATS_URL: local.nats,
-      REDIS_URL: local.redis,
+      ...(this.clusters
+        ? { NATS_URL: this.clusters.nats.url, NATS_REPLICAS: '3', REDIS_CLUSTER_URLS: this.clusters.redis.urls }
+        : { NATS_URL: local.nats, REDIS_URL: local.redis }),
       NATS_STREAM: this.stream,
       NATS_SUBJECT_PREFIX: `${this.stream.toLowerCase()}.events`,
       REDIS_PREFIX: this.redisPrefix,
@@ -131,6 +144,12 @@ export class BenchEnv {
   /** Safe to call more than once, and after a partial start. */
   async cleanup(): Promise<void> {
     await Promise.all([...this.servers].map((server) => this.stop(server)));
+    if (this.clusters) {
+      await Promise.all([this.clusters.nats.stop(), this.clusters.redis.stop()]);
+      this.clusters = null;
+      await admin(`DROP DATABASE IF EXISTS "${this.databaseName}" WITH (FORCE)`);
+      return;
+    }
     const nc = await connect({ servers: local.nats });
     await (await jetstreamManager(nc)).streams.delete(this.stream).catch(() => false);
     await nc.close();

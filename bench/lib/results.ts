@@ -40,6 +40,8 @@ export interface Machine {
 export interface RunResult {
   date: string;
   size: Size;
+  /** Absent: single servers. cluster: JetStream R3 on 3 nodes and a Redis Cluster of 6 (`--topology cluster`). */
+  topology?: 'cluster';
   commit: string;
   /** Uncommitted changes in the tree when it ran: the commit alone does not describe the code. */
   dirty: boolean;

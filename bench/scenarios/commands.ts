@@ -10,7 +10,7 @@ import { benchUser, items, tokenFor } from '../lib/graphql.js';
 import { type Deployment, topologies } from '../lib/env.js';
 import { spread } from '../lib/load.js';
 import { createOrderMutation, settle } from '../lib/operations.js';
-import { errorNote, type Row } from '../lib/results.js';
+import { errorNote, type Row, type ScenarioResult } from '../lib/results.js';
 import { pgbenchInserts, pgbenchScratchTable } from '../lib/tools.js';
 import { cpuSeconds, type WrkRequest, type WrkResult, requireWrk, warmUp, wrkWithCpu } from '../lib/wrk.js';
 import type { Scenario, ScenarioContext } from './context.js';
@@ -41,6 +41,7 @@ type Measured = WrkResult & { serverCpuMs: number };
 export const commands: Scenario = async (context) => {
   const { env, profile } = context;
   requireWrk();
+  if (env.topology === 'cluster') return clusterCommands(context);
   const crud = await env.crud();
   const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
@@ -112,4 +113,30 @@ export function throughputRow(system: string, level: string, results: Measured[]
 export function ratioRow(system: string, level: string, ratios: number[], goal: number): Row {
   const ratio = spread(ratios);
   return { system, level, values: [ratio.median, ratio.min, ratio.max, null, null, null, null, goal], ratio: true };
+}
+
+/** On the clusters only the service's own figures: the CRUD and pgbench baselines do not change with them. */
+async function clusterCommands(context: ScenarioContext): Promise<ScenarioResult> {
+  const { env, profile } = context;
+  const deployment = await env.deployment('all');
+  await warmUp(deployment.commandUrl, profile.warmupSeconds, await createRequests());
+  await settle(env, deployment);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  for (const connections of profile.clients) {
+    const cqrs: (Measured & { drainSeconds: number })[] = [];
+    for (let repeat = 0; repeat < profile.repeats; repeat++) cqrs.push(await measureCqrsCommands(context, deployment, connections, profile.seconds));
+    rows.push(throughputRow('CQRS createOrder (JetStream R3, Redis Cluster)', `all ${connections}`, cqrs, spread(cqrs.map((r) => r.drainSeconds)).median));
+    for (const result of cqrs) notes.push(...errorNote('CQRS createOrder', `${connections} connections`, result));
+    context.peakCommandRate = Math.max(context.peakCommandRate ?? 0, spread(cqrs.map((r) => r.perSecond)).median);
+  }
+  return {
+    name: 'commands',
+    title: `createOrder over HTTP, closed loop (wrk), on the clusters, ${profile.repeats} repeats`,
+    levelName: 'deployment, connections',
+    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
+    chartColumn: 0,
+    rows,
+    notes,
+  };
 }

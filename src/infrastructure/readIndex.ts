@@ -18,3 +18,15 @@ export const ROOT_NAMESPACE = '';
 
 /** How long a process may keep serving a namespace after it was switched away (its cache of the active one). */
 export const ACTIVE_NAMESPACE_TTL_MS = 1000;
+
+/**
+ * Which keys share a hash slot on a Redis Cluster, for an index `<collection>:<name>`: an owner's
+ * indexes (`user:<u>…`) live together in the owner's slot, so one user's pages are read from one node
+ * and users spread over the masters; every other index lives with the collection's counters, in the
+ * collection's slot. Both stores key by it; an embedded store ignores it.
+ */
+export function slotGroupOf(index: string): string {
+  const collection = collectionOf(index);
+  const parts = index.slice(collection.length + 1).split(':');
+  return parts[0] === 'user' && parts.length >= 2 ? `${collection}:user:${parts[1]}` : collection;
+}

@@ -15,7 +15,9 @@ const adapterKinds = /^(DatabaseNotReachable|ConnectionClosed|SocketTimeout|TooM
 const messages: Record<Server, RegExp> = {
   postgres:
     /Connection terminated|timeout exceeded when trying to connect|Can't reach database server|the database system is (shutting down|starting up|in recovery mode)|terminating connection due to administrator command|Client has encountered a connection error|Connection closed|server closed the connection/i,
-  redis: /Command timed out|Stream isn't writeable|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|LOADING Redis is loading/i,
+  // The last line: a Redis Cluster without a master for a slot (a failover under way) or without any node.
+  redis:
+    /Command timed out|Stream isn't writeable|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|LOADING Redis is loading|CLUSTERDOWN|TRYAGAIN|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready/i,
 };
 
 /** Whether `error` (or what caused it) says the server did not answer, rather than refused the request. */
@@ -30,7 +32,7 @@ export function isOutage(error: unknown, server: Server): boolean {
     if (server === 'postgres' && ((code && databaseCodes.test(code)) || (typeof e.originalCode === 'string' && databaseCodes.test(e.originalCode)))) return true;
     if (server === 'postgres' && typeof e.kind === 'string' && adapterKinds.test(e.kind)) return true;
     if (server === 'postgres' && e.name === 'PrismaClientInitializationError') return true;
-    if (server === 'redis' && e.name === 'MaxRetriesPerRequestError') return true;
+    if (server === 'redis' && (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError')) return true;
     if (typeof e.message === 'string' && messages[server].test(e.message)) return true;
     if (Array.isArray((value as AggregateError).errors) && (value as AggregateError).errors.some((inner) => visit(inner, depth + 1))) return true;
     return visit(e.cause, depth + 1) || visit(e.meta, depth + 1) || visit((e.meta as { driverAdapterError?: unknown } | undefined)?.driverAdapterError, depth + 1);

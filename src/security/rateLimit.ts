@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import { connectRedis, type RedisClient, type RedisTarget } from '../infrastructure/redis/connection.js';
 import { metrics } from '../metrics.js';
 
 export class RateLimitedError extends AppError {
@@ -68,7 +68,7 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-type ScriptedRedis = Redis & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number, pending: number): Promise<[number, number, number]> };
+type ScriptedRedis = RedisClient & { takeRate(current: string, previous: string, limit: number, window: number, elapsed: number, pending: number): Promise<[number, number, number]> };
 
 // Counts `pending` operations admitted locally since the last sync, then decides on one more; answers
 // the counts after that. Integers only (ioredis 6 speaks RESP3).
@@ -130,14 +130,14 @@ export class RedisRateLimiter implements RateLimiter {
   private lastWarning = 0;
 
   constructor(
-    options: { url: string; prefix: string },
+    options: { url: RedisTarget; prefix: string },
     private readonly limit: number,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.prefix = `${options.prefix}:ratelimit`;
     // Its own connection: a slow or failing limiter never queues behind read-store traffic.
-    this.redis = new Redis(options.url, {
+    this.redis = connectRedis(options.url, {
       maxRetriesPerRequest: 1,
       commandTimeout: 500,
       scripts: { takeRate: { numberOfKeys: 2, lua: SYNC_AND_TAKE } },
@@ -202,7 +202,10 @@ export class RedisRateLimiter implements RateLimiter {
     return known;
   }
 
-  /** Adds every caller's local count to Redis and reads the shared counts back, in one pipeline. */
+  /**
+   * Adds every caller's local count to Redis and reads the shared counts back: one pipeline per caller,
+   * all sent at once (a caller's two windows share a hash tag, so each pipeline is one slot of a cluster).
+   */
   private sync(): Promise<void> {
     return (this.syncing ??= this.syncOnce().finally(() => (this.syncing = null)));
   }
@@ -215,28 +218,28 @@ export class RedisRateLimiter implements RateLimiter {
       else if (known.pending > 0 || known.index === index) batch.push({ key, known, pending: known.pending });
     }
     if (batch.length === 0 || this.redis.status !== 'ready') return;
-    const pipeline = this.redis.pipeline();
-    for (const { key, known, pending } of batch) {
-      const [current, previous] = this.keysOf(key, known.index);
-      if (pending > 0) pipeline.incrby(current, pending).pexpire(current, windowMs * 2);
-      else pipeline.get(current);
-      pipeline.get(previous);
-      known.pending -= pending;
-    }
-    try {
-      const replies = (await pipeline.exec()) ?? [];
-      let at = 0;
-      for (const { known, pending } of batch) {
-        const [, current] = replies[at]!;
-        const [, previous] = replies[at + (pending > 0 ? 2 : 1)]!;
-        at += pending > 0 ? 3 : 2;
-        known.current = Math.max(known.current, Number(current ?? 0));
-        known.previous = Math.max(known.previous, Number(previous ?? 0));
-      }
-    } catch (error) {
-      for (const { known, pending } of batch) known.pending += pending;
-      this.warn(error);
-    }
+    let failure: unknown = null;
+    await Promise.all(
+      batch.map(async ({ key, known, pending }) => {
+        const [current, previous] = this.keysOf(key, known.index);
+        const pipeline = this.redis.pipeline();
+        if (pending > 0) pipeline.incrby(current, pending).pexpire(current, windowMs * 2);
+        else pipeline.get(current);
+        pipeline.get(previous);
+        known.pending -= pending;
+        try {
+          const replies = (await pipeline.exec()) ?? [];
+          const failed = replies.find(([error]) => error);
+          if (failed) throw failed[0];
+          known.current = Math.max(known.current, Number(replies[0]?.[1] ?? 0));
+          known.previous = Math.max(known.previous, Number(replies.at(-1)?.[1] ?? 0));
+        } catch (error) {
+          known.pending += pending;
+          failure ??= error;
+        }
+      }),
+    );
+    if (failure) this.warn(failure);
   }
 
   private warn(error: unknown): void {
@@ -248,7 +251,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-export function createRateLimiter(options: { redisUrl?: string | undefined; redisPrefix: string; perMinute: number }, log: Logger): RateLimiter {
+export function createRateLimiter(options: { redisUrl?: RedisTarget | undefined; redisPrefix: string; perMinute: number }, log: Logger): RateLimiter {
   return options.redisUrl
     ? new RedisRateLimiter({ url: options.redisUrl, prefix: options.redisPrefix }, options.perMinute, log)
     : new MemoryRateLimiter(options.perMinute);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { connectRedis, type RedisClient, type RedisTarget } from '../infrastructure/redis/connection.js';
 import type { Logger } from 'pino';
 
 /**
@@ -45,7 +46,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
-type ScriptedRedis = Redis & { acquireSlot(key: string, now: number, max: number, until: number, member: string, ttlMs: number): Promise<number> };
+type ScriptedRedis = RedisClient & { acquireSlot(key: string, now: number, max: number, until: number, member: string, ttlMs: number): Promise<number> };
 
 /**
  * The cap across replicas. Each replica renews the leases of the subscriptions it holds every third of
@@ -64,14 +65,14 @@ export class RedisSubscriptionQuota implements SubscriptionQuota {
   private lastWarning = 0;
 
   constructor(
-    options: { url: string; prefix: string },
+    options: { url: RedisTarget; prefix: string },
     private readonly max: number,
     private readonly log: Logger,
     private readonly leaseMs = 60_000,
   ) {
     this.prefix = `${options.prefix}:subs`;
     this.local = new MemorySubscriptionQuota(max);
-    this.redis = new Redis(options.url, {
+    this.redis = connectRedis(options.url, {
       maxRetriesPerRequest: 1,
       commandTimeout: 500,
       scripts: { acquireSlot: { numberOfKeys: 1, lua: ACQUIRE } },
@@ -102,6 +103,12 @@ export class RedisSubscriptionQuota implements SubscriptionQuota {
   private async renew(): Promise<void> {
     if (this.leases.size === 0) return;
     const until = Date.now() + this.leaseMs;
+    // A cluster pipelines on its own (callers' keys sit in many slots, which one pipeline may not span).
+    if (this.redis instanceof Cluster) {
+      const renewals = [...this.leases].flatMap(([member, key]) => [this.redis.zadd(key, 'XX', until, member), this.redis.pexpire(key, this.leaseMs * 2)]);
+      await Promise.all(renewals).catch((error: unknown) => this.warn(error));
+      return;
+    }
     const pipeline = this.redis.pipeline();
     for (const [member, key] of this.leases) pipeline.zadd(key, 'XX', until, member).pexpire(key, this.leaseMs * 2);
     await pipeline.exec().catch((error: unknown) => this.warn(error));
@@ -119,7 +126,7 @@ export class RedisSubscriptionQuota implements SubscriptionQuota {
   }
 }
 
-export function createSubscriptionQuota(options: { redisUrl?: string | undefined; redisPrefix: string; max: number }, log: Logger): SubscriptionQuota {
+export function createSubscriptionQuota(options: { redisUrl?: RedisTarget | undefined; redisPrefix: string; max: number }, log: Logger): SubscriptionQuota {
   return options.redisUrl
     ? new RedisSubscriptionQuota({ url: options.redisUrl, prefix: options.redisPrefix }, options.max, log)
     : new MemorySubscriptionQuota(options.max);

@@ -1,8 +1,11 @@
-import { Redis } from 'ioredis';
 import { commandStages, type Receipt, type ReceiptStore } from '../../ports.js';
+import { connectRedis, duplicateClient, isCluster, lostConnection, publishNotice, type RedisClient, type RedisTarget, subscribeNotices } from '../redis/connection.js';
+
+export { lostConnection } from '../redis/connection.js';
 
 export interface RedisReceiptsOptions {
-  url: string;
+  /** One server's URL, or the seed nodes of a Redis Cluster. */
+  url: RedisTarget;
   prefix?: string;
   /** How long a receipt is kept after its last change. */
   ttlMs?: number;
@@ -16,21 +19,23 @@ export interface RedisReceiptsOptions {
  * One receipt change in one command (a MULTI of HSET, HSETNX per stage, PEXPIRE and PUBLISH cost the
  * writer five queued replies, measured at about 5 % of a loaded service's CPU): the fixed fields, each
  * stage only if not reached before (a repeat keeps the first time), the expiry, then the wake-up.
- * KEYS: the receipt. ARGV: orderId, userId, version, ttl ms, channel, commandId, then (stage, at) pairs.
+ * KEYS: the receipt. ARGV: orderId, userId, version, ttl ms, channel ('' when the caller publishes the
+ * notice itself: on a cluster it goes to a sharded channel in another slot), commandId, then (stage, at) pairs.
  */
 const RECORD = `
 redis.call('HSET', KEYS[1], 'orderId', ARGV[1], 'userId', ARGV[2], 'version', ARGV[3])
 for i = 7, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return 1
 `;
 
-type ScriptedRedis = Redis & { recordReceipt(key: string, ...args: (string | number)[]): Promise<number> };
+type ScriptedRedis = RedisClient & { recordReceipt(key: string, ...args: (string | number)[]): Promise<number> };
 
 export class RedisReceipts implements ReceiptStore {
   private readonly redis: ScriptedRedis;
-  private subscriber: Redis | null = null;
+  private readonly cluster: boolean;
+  private subscriber: RedisClient | null = null;
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly prefix: string;
   private readonly ttlMs: number;
@@ -39,6 +44,7 @@ export class RedisReceipts implements ReceiptStore {
     this.prefix = options.prefix ?? 'cqrs';
     this.ttlMs = options.ttlMs ?? 24 * 3600_000;
     this.redis = connection(options.url);
+    this.cluster = isCluster(options.url);
   }
 
   private key = (commandId: string) => `${this.prefix}:receipt:${commandId}`;
@@ -49,9 +55,12 @@ export class RedisReceipts implements ReceiptStore {
   async record(receipt: Omit<Receipt, 'stages'>, stages: Receipt['stages']): Promise<void> {
     // Best effort, and never in a command's way: while Redis is away, give up at once.
     if (lostConnection(this.redis)) throw new Error(`receipt store not connected (${this.redis.status})`);
+    const key = this.key(receipt.commandId);
     const { commandId, orderId, userId, version } = receipt;
     const reached = Object.entries(stages).flat() as string[];
-    await this.redis.recordReceipt(this.key(commandId), orderId, userId, String(version), this.ttlMs, this.channel, commandId, ...reached);
+    await this.redis.recordReceipt(key, orderId, userId, String(version), this.ttlMs, this.cluster ? '' : this.channel, commandId, ...reached);
+    // On a cluster the notice goes to a sharded channel, in another slot than the key: after the write.
+    if (this.cluster) await publishNotice(this.redis, this.channel, commandId, commandId);
   }
 
   async get(commandId: string): Promise<Receipt | null> {
@@ -64,9 +73,9 @@ export class RedisReceipts implements ReceiptStore {
 
   async watch(commandId: string, onChange: () => void): Promise<() => Promise<void>> {
     if (!this.subscriber) {
-      this.subscriber = this.redis.duplicate();
-      this.subscriber.on('message', (_channel: string, id: string) => this.watchers.get(id)?.forEach((notify) => notify()));
-      await this.subscriber.subscribe(this.channel);
+      const subscriber = (this.subscriber = duplicateClient(this.redis));
+      subscriber.on('error', () => {});
+      await subscribeNotices(subscriber, this.channel, (id) => this.watchers.get(id)?.forEach((notify) => notify()));
     }
     let set = this.watchers.get(commandId);
     if (!set) this.watchers.set(commandId, (set = new Set()));
@@ -82,9 +91,9 @@ export class RedisReceipts implements ReceiptStore {
   }
 }
 
-function connection(url: string): ScriptedRedis {
+function connection(url: RedisTarget): ScriptedRedis {
   // Fail fast while Redis is away (receipts are best effort for writers) and keep reconnecting.
-  const redis = new Redis(url, {
+  const redis = connectRedis(url, {
     maxRetriesPerRequest: 1,
     lazyConnect: false,
     commandTimeout: 500,
@@ -92,9 +101,4 @@ function connection(url: string): ScriptedRedis {
   }) as ScriptedRedis;
   redis.on('error', () => {});
   return redis;
-}
-
-/** Connected once and now reconnecting (or closed): Redis is away. Still connecting at start is not. */
-export function lostConnection(redis: Redis): boolean {
-  return redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end';
 }

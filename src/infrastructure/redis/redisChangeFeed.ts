@@ -1,8 +1,9 @@
-import { Redis } from 'ioredis';
 import type { ChangeFeed, ChangeNotice } from '../../ports.js';
+import { connectRedis, publishNotice, type RedisClient, type RedisTarget, subscribeNotices } from './connection.js';
 
 export interface RedisChangeFeedOptions {
-  url: string;
+  /** One server's URL, or the seed nodes of a Redis Cluster. */
+  url: RedisTarget;
   /** Namespace of the channel (`<prefix>:changes`), shared with the read store's keys. */
   prefix?: string;
   /** Told about a handler that threw or a message that is not JSON; neither stops delivery to others. */
@@ -10,16 +11,16 @@ export interface RedisChangeFeedOptions {
 }
 
 /**
- * Redis pub/sub: fire and forget, so a notice published while a process is disconnected never reaches it.
+ * Redis pub/sub (sharded pub/sub over several channels on a cluster, see connection.ts): fire and forget, so a notice published while a process is disconnected never reaches it.
  * Subscribers needing every version read the document itself, which the notice only points to.
  */
 export class RedisChangeFeed implements ChangeFeed {
-  private readonly url: string;
+  private readonly url: RedisTarget;
   private readonly channel: string;
   private readonly onError: (error: unknown) => void;
-  private readonly publisher: Redis;
+  private readonly publisher: RedisClient;
   private readonly handlers = new Set<(notice: ChangeNotice) => void>();
-  private subscriber: Promise<Redis> | undefined;
+  private subscriber: Promise<RedisClient> | undefined;
 
   constructor({ url, prefix = 'cqrs', onError = (error) => console.error('change feed:', error) }: RedisChangeFeedOptions) {
     this.url = url;
@@ -29,7 +30,7 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   async publish(notice: ChangeNotice): Promise<void> {
-    await this.publisher.publish(this.channel, JSON.stringify(notice));
+    await publishNotice(this.publisher, this.channel, notice.id, JSON.stringify(notice));
   }
 
   async subscribe(handler: (notice: ChangeNotice) => void): Promise<() => Promise<void>> {
@@ -49,13 +50,10 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   // A subscribed connection can run nothing else, so all local handlers share this one.
-  private async connectSubscriber(): Promise<Redis> {
+  private async connectSubscriber(): Promise<RedisClient> {
     const subscriber = connect(this.url);
-    subscriber.on('message', (channel, text) => {
-      if (channel === this.channel) this.dispatch(text);
-    });
     try {
-      await subscriber.subscribe(this.channel);
+      await subscribeNotices(subscriber, this.channel, (text) => this.dispatch(text));
       return subscriber;
     } catch (error) {
       subscriber.disconnect();
@@ -83,9 +81,9 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 }
 
-function connect(url: string, options: { lazyConnect?: boolean } = {}): Redis {
+function connect(url: RedisTarget, options: { lazyConnect?: boolean } = {}): RedisClient {
   // One retry per command, as in RedisReadStore: fail fast while Redis is down rather than after ~70 s.
-  const redis = new Redis(url, { ...options, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(url, { ...options, maxRetriesPerRequest: 1 });
   // Commands reject by themselves, and ioredis resubscribes after a reconnect.
   redis.on('error', () => {});
   return redis;

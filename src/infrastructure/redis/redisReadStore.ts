@@ -1,32 +1,65 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
-import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE } from '../readIndex.js';
-import { APPLY, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
+import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE, slotGroupOf } from '../readIndex.js';
+import { createHash } from 'node:crypto';
+import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
+import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
-type ScriptedRedis = Redis & {
+type ScriptedRedis = RedisClient & {
   applyDoc(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  applyDocSlot(doc: string, ...args: (string | number)[]): Promise<[number, string]>;
+  applyGroup(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  checkNamespace(active: string, fence: string, ns: string): Promise<number>;
+  clearPending(doc: string, pending: string): Promise<number>;
   raiseCheckpoint(key: string, position: string): Promise<number>;
   takeLease(key: string, owner: string, ttlMs: number): Promise<number>;
   releaseLease(key: string, owner: string): Promise<number>;
 };
 
+const APPLY_GROUP_SHA = createHash('sha1').update(APPLY_GROUP).digest('hex');
+/** How long a cluster write waits for a replica to hold its effects before leaving them pending. */
+const REPLICA_WAIT_MS = 100;
+/** A read completes effects left pending this long after their write: the writer is gone. */
+const ABANDONED_PENDING_MS = 2000;
+
+/** Effects of a cluster write still to complete, kept in the document (see scripts.ts). */
+interface PendingEffects {
+  ns: string;
+  /** Check the namespace (a live writer) or not (a rebuild's pinned store). */
+  check: boolean;
+  version: number;
+  events: number;
+  eventAt: string;
+  projectedAt: string;
+  indexes: ([op: '+', index: string, member: string, score: number] | [op: '-', index: string, member: string])[];
+  counters: [string, number][] | null;
+}
+
 export interface RedisReadStoreOptions {
-  url: string;
+  /** One server's URL, or the seed nodes of a Redis Cluster. */
+  url: RedisTarget;
   /** Namespace of every key, so tests and deployments never touch each other's documents. */
   prefix?: string;
 }
 
 /**
- * Key layout, `<p>` being the prefix and `<b>` a namespace's base (`<p>` for the root, `<p>:ns:<n>` after a rebuild):
+ * Key layout (one server), `<p>` being the prefix and `<b>` a namespace's base (`<p>` for the root, `<p>:ns:<n>` after a rebuild):
  * documents are hashes `<b>:doc:<collection>:<id>` (version, eventAt, projectedAt, data as JSON); sorted
  * indexes `<b>:index:<collection>:<name>`; counters a hash `<b>:counters:<collection>`; checkpoints
  * `<b>:checkpoint:<name>`. Outside namespaces: `<p>:active:<collection>` (the active namespace),
  * `<p>:fence:<collection>`, `<p>:nsseq`, `<p>:lease:<name>`, `<p>:info:<key>`.
+ *
+ * On a Redis Cluster the same names carry hash tags, so each script touches one slot and load spreads:
+ * a document sits in its own slot (`<b>:doc:<collection>:{<id>}`); an owner's indexes share the owner's
+ * (`<b>:index:{<collection>:user:<u>}:status:PAID`); the collection's other indexes, its counters, its
+ * namespace keys and the `seen` hash of each slot group sit in the collection's slot (`{<collection>}`),
+ * the one hot slot every write of that collection touches (README "Scaling out" measures it).
  */
 export class RedisReadStore implements ReadStore, IndexHelpers {
   readonly namespaces: ReadNamespaces;
   private readonly redis: ScriptedRedis;
+  private readonly cluster: boolean;
   private readonly prefix: string;
   /** Set for a store bound to one namespace (a rebuild's); otherwise each collection's active one. */
   private readonly pinnedTo: string | undefined;
@@ -37,18 +70,24 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     this.prefix = prefix;
     this.pinnedTo = shared?.pinned;
     this.owned = !shared;
+    this.cluster = isCluster(url);
+    if (this.cluster && /[{}]/.test(prefix)) throw new Error('REDIS_PREFIX may not contain { or } on a Redis Cluster: they would choose the hash slot');
     // ioredis sends scripts by EVALSHA and falls back to EVAL on NOSCRIPT (Redis here keeps nothing
     // across restarts). One retry per command: callers (queries, projectors) fail fast and retry on their
     // own terms instead of waiting out ioredis' default of about 70 s while Redis is down.
     this.redis =
       shared?.redis ??
-      (new Redis(url, {
+      (connectRedis(url, {
         maxRetriesPerRequest: 1,
         // A command waiting for Redis (in the offline queue while it reconnects, or on a silent socket)
         // fails after this long: reads answer SERVICE_UNAVAILABLE within the contract's 2 s.
         commandTimeout: 1500,
         scripts: {
           applyDoc: { lua: APPLY },
+          applyDocSlot: { numberOfKeys: 1, lua: APPLY_DOC },
+          applyGroup: { lua: APPLY_GROUP },
+          checkNamespace: { numberOfKeys: 2, lua: CHECK_NAMESPACE },
+          clearPending: { numberOfKeys: 1, lua: CLEAR_PENDING },
           raiseCheckpoint: { numberOfKeys: 1, lua: RAISE_CHECKPOINT },
           takeLease: { numberOfKeys: 1, lua: LEASE },
           releaseLease: { numberOfKeys: 1, lua: RELEASE },
@@ -60,14 +99,20 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   }
 
   async get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null> {
-    return parseDoc<T>(await this.redis.hgetall(await this.docKey(collection, id)));
+    const key = await this.docKey(collection, id);
+    const hash = await this.redis.hgetall(key);
+    // A cluster write interrupted between its steps (its writer gone for a while): complete its effects.
+    if (hash.pending && Date.now() - Date.parse(hash.projectedAt ?? '') > ABANDONED_PENDING_MS)
+      await this.completePending(key, hash.pending, 'force').catch(() => undefined);
+    return parseDoc<T>(hash);
   }
 
   async getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]> {
     if (ids.length === 0) return [];
+    if (this.cluster) return Promise.all(ids.map((id) => this.get<T>(collection, id)));
     const base = await this.base(collection);
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(`${base}:doc:${collection}:${id}`);
+    for (const id of ids) pipeline.hgetall(this.keys.doc(base, collection, id));
     const replies = await pipeline.exec();
     if (!replies) throw new Error('Redis discarded the getMany pipeline');
     return replies.map(([error, hash]) => {
@@ -82,15 +127,28 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
 
   async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {
     const ns = await this.namespaceOf(collection);
+    const result = this.cluster
+      ? await this.applySplit(collection, id, ns, expectedVersion, doc, effects, expectedEventId)
+      : await this.applyAtomic(collection, id, ns, expectedVersion, doc, effects, expectedEventId);
+    if (result === -1) {
+      // Switched or fenced by a rebuild: look up the active namespace again, after a pause while fenced.
+      this.activeCache.delete(collection);
+      await sleep(10);
+    }
+    return result === 1;
+  }
+
+  /** One server: the document, its indexes and counters in one script. */
+  private async applyAtomic<T>(collection: string, id: string, ns: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<number> {
     const base = this.baseOf(ns);
     const indexes = effects.indexes ?? [];
     const counters = Object.entries(effects.counters ?? {}).filter(([, delta]) => delta !== 0);
     const keys = [
-      `${base}:doc:${collection}:${id}`,
-      `${this.prefix}:active:${collection}`,
-      `${this.prefix}:fence:${collection}`,
-      `${base}:counters:${collection}`,
-      ...indexes.map((change) => `${base}:index:${collection}:${change.index}`),
+      this.keys.doc(base, collection, id),
+      this.keys.active(collection),
+      this.keys.fence(collection),
+      this.keys.counters(base, collection),
+      ...indexes.map((change) => this.keys.index(base, `${collection}:${change.index}`)),
     ];
     const args = [
       expectedVersion,
@@ -107,13 +165,103 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       ...indexes.flatMap((change) => ('remove' in change ? ['-', change.member, 0] : ['+', change.member, change.score])),
       ...counters.flat(),
     ];
-    const result = await this.redis.applyDoc(keys.length, ...keys, ...args);
-    if (result === -1) {
-      // Switched or fenced by a rebuild: look up the active namespace again, after a pause while fenced.
-      this.activeCache.delete(collection);
-      await sleep(10);
+    return this.redis.applyDoc(keys.length, ...keys, ...args);
+  }
+
+  /** A cluster: the document's slot first, then each slot its effects touch (see scripts.ts). */
+  private async applySplit<T>(collection: string, id: string, ns: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<number> {
+    const key = this.keys.doc(this.baseOf(ns), collection, id);
+    const indexes = effects.indexes ?? [];
+    const check = this.pinnedTo === undefined;
+    const pending: PendingEffects | null =
+      indexes.length > 0 || effects.counters
+        ? {
+            ns,
+            check,
+            version: doc.version,
+            events: doc.version - expectedVersion,
+            eventAt: doc.eventAt,
+            projectedAt: doc.projectedAt,
+            indexes: indexes.map((change) => ('remove' in change ? ['-', `${collection}:${change.index}`, change.member] : ['+', `${collection}:${change.index}`, change.member, change.score])),
+            counters: effects.counters ? Object.entries(effects.counters).filter(([, delta]) => delta !== 0) : null,
+          }
+        : null;
+    const text = pending ? JSON.stringify(pending) : '';
+    for (;;) {
+      const [written, earlier] = await this.redis.applyDocSlot(
+        key,
+        expectedVersion,
+        doc.version,
+        doc.eventAt,
+        doc.projectedAt,
+        JSON.stringify(doc.data),
+        doc.eventId ?? '',
+        text,
+        expectedEventId === undefined ? '' : `=${expectedEventId}`,
+      );
+      if (written === -2) {
+        if ((await this.completePending(key, earlier, 'force')) === -1) return -1;
+        continue;
+      }
+      if (written !== 1) return written;
+      if (pending) return this.completePending(key, text, 'replicated');
+      return check ? this.redis.checkNamespace(this.keys.active(collection), this.keys.fence(collection), ns) : 1;
     }
-    return result === 1;
+  }
+
+  /**
+   * Applies recorded effects in every slot group they touch, then clears them; -1 when the namespace moved.
+   * `replicated`: clears them only once each group's master has passed them to a replica (WAIT), so a
+   * failover cannot lose effects the document no longer remembers; otherwise they stay pending and the
+   * document's next write completes them again (`force`: clear after applying, as a second attempt).
+   */
+  private async completePending(docKey: string, text: string, mode: 'replicated' | 'force'): Promise<number> {
+    const pending = JSON.parse(text) as PendingEffects;
+    const [collection, id] = this.docOf(docKey);
+    const base = this.baseOf(pending.ns);
+    const groups = new Map<string, PendingEffects['indexes']>([[collection, []]]);
+    for (const change of pending.indexes) {
+      const group = slotGroupOf(change[1]);
+      groups.set(group, [...(groups.get(group) ?? []), change]);
+    }
+    const results = await Promise.all(
+      [...groups].map(([group, changes]) => {
+        const shared = group === collection;
+        if (shared && changes.length === 0 && !pending.counters && !pending.check) return 1;
+        const seen = this.keys.seen(base, group);
+        const keys = [seen, shared ? this.keys.active(collection) : seen, shared ? this.keys.fence(collection) : seen, shared ? this.keys.counters(base, collection) : seen, ...changes.map((change) => this.keys.index(base, change[1]))];
+        const args = [
+          id,
+          pending.version,
+          shared && pending.check ? 1 : 0,
+          pending.ns,
+          changes.length,
+          ...changes.flatMap((change) => (change[0] === '-' ? ['-', change[2], 0] : ['+', change[2], change[3]])),
+          ...(shared && pending.counters ? [1, pending.events, pending.eventAt, pending.projectedAt, ...pending.counters.flat()] : [0]),
+        ];
+        return mode === 'replicated' ? this.applyGroupReplicated(keys, args) : this.redis.applyGroup(keys.length, ...keys, ...args).then((result) => [result, true] as const);
+      }),
+    );
+    if (results.some((result) => (typeof result === 'number' ? result : result[0]) === -1)) return -1;
+    if (results.every((result) => typeof result === 'number' || result[1])) await this.redis.clearPending(docKey, text);
+    return 1;
+  }
+
+  /** APPLY_GROUP on the master of its slot, then WAIT for one replica; through the cluster client if that fails. */
+  private async applyGroupReplicated(keys: string[], args: (string | number)[]): Promise<readonly [number, boolean]> {
+    const node = this.redis instanceof Cluster ? masterConnection(this.redis, keys[0]!) : null;
+    if (node) {
+      try {
+        const result = Number(await node.evalsha(APPLY_GROUP_SHA, keys.length, ...keys, ...args).catch((error: unknown) => {
+          if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return node.eval(APPLY_GROUP, keys.length, ...keys, ...args);
+          throw error;
+        }));
+        return [result, Number(await node.call('WAIT', 1, REPLICA_WAIT_MS)) >= 1] as const;
+      } catch {
+        // Moved, or failing over: the cluster client follows redirections; `seen` makes the repeat harmless.
+      }
+    }
+    return [await this.redis.applyGroup(keys.length, ...keys, ...args), false] as const;
   }
 
   async indexAdd(index: string, member: string, score: number): Promise<void> {
@@ -141,7 +289,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   }
 
   async counters(collection: string): Promise<Counters> {
-    const hash = await this.redis.hgetall(`${await this.base(collection)}:counters:${collection}`);
+    const hash = await this.redis.hgetall(this.keys.counters(await this.base(collection), collection));
     const values: Record<string, number> = {};
     for (const [name, value] of Object.entries(hash)) if (!name.startsWith('$')) values[name] = Number(value);
     return {
@@ -189,27 +337,60 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     if (this.owned) await this.redis.quit();
   }
 
-  private namespaceOps(url: string): ReadNamespaces {
+  /** Key names; on a cluster the part in braces chooses the slot (see the class comment). */
+  private readonly keys = {
+    tag: (text: string) => (this.cluster ? `{${text}}` : text),
+    doc: (base: string, collection: string, id: string) => `${base}:doc:${collection}:${this.keys.tag(id)}`,
+    index: (base: string, index: string) => {
+      const group = slotGroupOf(index);
+      return `${base}:index:${this.keys.tag(group)}${index.slice(group.length)}`;
+    },
+    counters: (base: string, collection: string) => `${base}:counters:${this.keys.tag(collection)}`,
+    seen: (base: string, group: string) => `${base}:seen:{${group}}`,
+    active: (collection: string) => `${this.prefix}:active:${this.keys.tag(collection)}`,
+    fence: (collection: string) => `${this.prefix}:fence:${this.keys.tag(collection)}`,
+  };
+
+  /** The collection and id of a cluster document key (`<b>:doc:<collection>:{<id>}`). */
+  private docOf(key: string): [string, string] {
+    const open = key.lastIndexOf(':{');
+    const head = key.slice(0, open);
+    return [head.slice(head.lastIndexOf(':doc:') + 5), key.slice(open + 2, -1)];
+  }
+
+  /** Every master of a cluster (a scan sees one node's keys), or the one server. */
+  private scanTargets(): Redis[] {
+    return this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+  }
+
+  private namespaceOps(url: RedisTarget): ReadNamespaces {
     const root = this.prefix;
     return {
-      active: async (collection) => (await this.redis.get(`${root}:active:${collection}`)) ?? ROOT_NAMESPACE,
+      active: async (collection) => (await this.redis.get(this.keys.active(collection))) ?? ROOT_NAMESPACE,
       create: async () => String(await this.redis.incr(`${root}:nsseq`)),
       pinned: (ns) => new RedisReadStore({ url, prefix: root }, { redis: this.redis, pinned: ns }),
       fence: async (collection, ttlMs) => {
-        await this.redis.set(`${root}:fence:${collection}`, '1', 'PX', ttlMs);
+        await this.redis.set(this.keys.fence(collection), '1', 'PX', ttlMs);
       },
       switchTo: async (collection, ns) => {
-        await this.redis.multi().set(`${root}:active:${collection}`, ns).del(`${root}:fence:${collection}`).exec();
+        await this.redis.multi().set(this.keys.active(collection), ns).del(this.keys.fence(collection)).exec();
         this.activeCache.delete(collection);
       },
       drop: async (collection, ns) => {
         const base = this.baseOf(ns);
-        for (const match of [`${base}:doc:${collection}:*`, `${base}:index:${collection}:*`, `${base}:checkpoint:${collection}*`]) {
-          for await (const keys of this.redis.scanStream({ match, count: 1000 })) {
-            if ((keys as string[]).length > 0) await this.redis.unlink(...(keys as string[]));
+        const patterns = this.cluster
+          ? [`${base}:doc:${collection}:{*`, `${base}:index:{${collection}}*`, `${base}:index:{${collection}:*`, `${base}:seen:{${collection}}`, `${base}:seen:{${collection}:*`, `${base}:checkpoint:${collection}*`]
+          : [`${base}:doc:${collection}:*`, `${base}:index:${collection}:*`, `${base}:checkpoint:${collection}*`];
+        for (const node of this.scanTargets()) {
+          for (const match of patterns) {
+            for await (const keys of node.scanStream({ match, count: 1000 })) {
+              // One key per UNLINK on a cluster: the keys of one scan page sit in many slots.
+              if (this.cluster) await Promise.all((keys as string[]).map((key) => this.redis.unlink(key)));
+              else if ((keys as string[]).length > 0) await this.redis.unlink(...(keys as string[]));
+            }
           }
         }
-        await this.redis.unlink(`${base}:counters:${collection}`);
+        await this.redis.unlink(this.keys.counters(base, collection));
       },
     };
   }
@@ -232,11 +413,11 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   }
 
   private async docKey(collection: string, id: string): Promise<string> {
-    return `${await this.base(collection)}:doc:${collection}:${id}`;
+    return this.keys.doc(await this.base(collection), collection, id);
   }
 
   private async indexKey(index: string): Promise<string> {
-    return `${await this.base(collectionOf(index))}:index:${index}`;
+    return this.keys.index(await this.base(collectionOf(index)), index);
   }
 
   private async checkpointKey(name: string): Promise<string> {

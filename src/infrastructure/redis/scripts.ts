@@ -64,3 +64,77 @@ export const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+// On a Redis Cluster one script may only touch keys of one hash slot. A document write there is split
+// into single-slot steps, made safe to repeat and to interleave:
+//   1. APPLY_DOC, in the document's slot: the version check and the document, plus the write's other
+//      effects recorded in the document as `pending`. A document with effects pending takes no next version.
+//   2. APPLY_GROUP, once per slot the effects touch (the owner's indexes; the collection's shared indexes,
+//      counters and namespace keys): applies them unless that slot has seen this document at this version.
+//   3. CLEAR_PENDING, in the document's slot, once every group answered.
+// Whoever finds a document with effects pending (the next write, a redelivery, a read) completes them
+// first, so a crash between the steps delays effects but neither loses nor doubles them.
+
+/**
+ * KEYS: doc. ARGV: expectedVersion, version, eventAt, projectedAt, data, eventId, pending ('' for none),
+ * expected last event id ('' for any, else '=' and the id).
+ * Answers {1, ''} written, {0, ''} version mismatch, {-2, pending} effects of an earlier write to complete first.
+ */
+export const APPLY_DOC = `
+local pending = redis.call('HGET', KEYS[1], 'pending')
+if pending then return {-2, pending} end
+local stored = redis.call('HMGET', KEYS[1], 'version', 'eventId')
+if tonumber(stored[1] or '0') ~= tonumber(ARGV[1]) then return {0, ''} end
+if ARGV[8] ~= '' and ('=' .. (stored[2] or '')) ~= ARGV[8] then return {0, ''} end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'eventAt', ARGV[3], 'projectedAt', ARGV[4], 'data', ARGV[5], 'eventId', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'pending', ARGV[7]) end
+return {1, ''}
+`;
+
+/**
+ * KEYS: seen hash, active-namespace key, fence key, counters hash (any key of the slot when unused), then
+ * one key per index change. ARGV: member (document id), version, checkNamespace (1|0), namespace,
+ * number of index changes, (op, member, score) per change, hasCounters (1|0), events folded, eventAt,
+ * projectedAt, then (counter, delta) pairs. Answers 1 applied, 0 seen before, -1 namespace switched or fenced.
+ */
+export const APPLY_GROUP = `
+if ARGV[3] == '1' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+  if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then return -1 end
+end
+local version = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') >= version then return 0 end
+local a = 6
+for i = 1, tonumber(ARGV[5]) do
+  if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
+  else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
+  a = a + 3
+end
+if ARGV[a] == '1' then
+  local events, eventAt, projectedAt = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  a = a + 4
+  while a < #ARGV do
+    redis.call('HINCRBY', KEYS[4], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('HINCRBY', KEYS[4], '${COUNTER_META.events}', events)
+  local newest = redis.call('HGET', KEYS[4], '${COUNTER_META.eventAt}')
+  if not newest or eventAt > newest then redis.call('HSET', KEYS[4], '${COUNTER_META.eventAt}', eventAt) end
+  redis.call('HSET', KEYS[4], '${COUNTER_META.projectedAt}', projectedAt)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/** KEYS: active-namespace key, fence key. ARGV: namespace. Answers 1 still the one to write, -1 switched or fenced. */
+export const CHECK_NAMESPACE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return -1 end
+return 1
+`;
+
+/** KEYS: doc. ARGV: the pending effects completed. Removes them unless they were replaced meanwhile. */
+export const CLEAR_PENDING = `
+if redis.call('HGET', KEYS[1], 'pending') == ARGV[1] then redis.call('HDEL', KEYS[1], 'pending') return 1 end
+return 0
+`;
