@@ -103,6 +103,8 @@ export async function rebuild(deps: RebuildDeps, projection: Projection<unknown>
   }
 }
 
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** One order being folded in memory: what the namespace holds for it, and the fold since. */
 interface Open {
   stored: VersionedDoc<unknown> | null;
@@ -153,7 +155,12 @@ async function catchUp(
       flushing = null;
     }
     await openOrders(target, projection, open, page, written);
-    for (const event of page) foldInto(open.get(event.streamId)!, projection, event);
+    for (let i = 0; i < page.length; i++) {
+      foldInto(open.get(page[i]!.streamId)!, projection, page[i]!);
+      // Lets the replies of the flush in flight in between: a reply that waits behind a whole page's fold
+      // on a busy machine would reach Redis' command timeout.
+      if (i % 1000 === 999) await yieldToIo();
+    }
     progress.events += page.length;
     progress.position = page.at(-1)!.position;
     if (progress.position > progress.head) progress.head = progress.position;

@@ -98,25 +98,28 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
    */
   async applyMany<T>(collection: string, writes: readonly DocWrite<T>[]): Promise<boolean[]> {
     const ns = await this.namespaceOf(collection);
-    // Pipelines of a thousand, all sent at once: Redis runs them back to back, with no round trip between.
-    const chunks: Promise<boolean[]>[] = [];
-    for (let first = 0; first < writes.length; first += 1000) {
-      const pipeline = this.redis.pipeline() as unknown as { applyDoc(...args: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
-      for (const write of writes.slice(first, first + 1000)) {
-        const { keys, args } = this.applyCall(ns, collection, write);
-        pipeline.applyDoc(keys.length, ...keys, ...args);
+    const outcomes: boolean[] = new Array(writes.length);
+    // Pipelines of 500, four in flight: Redis runs them back to back with no round trip between, and
+    // none waits long enough behind the others to reach the command timeout.
+    let next = 0;
+    const lane = async () => {
+      for (let first = next; first < writes.length; first = next) {
+        next += 500;
+        const pipeline = this.redis.pipeline() as unknown as { applyDoc(...args: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
+        for (const write of writes.slice(first, first + 500)) {
+          const { keys, args } = this.applyCall(ns, collection, write);
+          pipeline.applyDoc(keys.length, ...keys, ...args);
+        }
+        const replies = await pipeline.exec();
+        if (!replies) throw new Error('Redis discarded the applyMany pipeline');
+        for (const [i, [error, result]] of replies.entries()) {
+          if (error) throw error;
+          outcomes[first + i] = result === 1;
+        }
       }
-      chunks.push(
-        pipeline.exec().then((replies) => {
-          if (!replies) throw new Error('Redis discarded the applyMany pipeline');
-          return replies.map(([error, result]) => {
-            if (error) throw error;
-            return result === 1;
-          });
-        }),
-      );
-    }
-    return (await Promise.all(chunks)).flat();
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+    return outcomes;
   }
 
   private applyCall<T>(ns: string, collection: string, { id, expectedVersion, doc, effects }: DocWrite<T>) {
