@@ -114,6 +114,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
         if (!replies) throw new Error('Redis discarded the applyMany pipeline');
         for (const [i, [error, result]] of replies.entries()) {
           if (error) throw error;
+          if (result === -1) this.activeCache.delete(collection); // switched or fenced: look the namespace up again
           outcomes[first + i] = result === 1;
         }
       }
