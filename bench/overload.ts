@@ -17,6 +17,8 @@ const users = 64;
 
 interface Answer {
   latencyMs: number;
+  /** When it was due, from the start of its loop. */
+  dueMs?: number;
   kind: 'admitted' | 'refused' | 'error';
   code?: string;
   status: number;
@@ -62,7 +64,8 @@ async function main() {
       const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
       for (let i = 0; i < count; ) {
         while (i < count && start + (i * 1000) / rate <= performance.now()) {
-          answers.push(send(i, start + (i * 1000) / rate));
+          const dueMs = (i * 1000) / rate;
+          answers.push(send(i, start + dueMs).then((answer) => ({ ...answer, dueMs })));
           i++;
         }
         await sleep(Math.max(0, start + (i * 1000) / rate - performance.now()));
@@ -84,6 +87,12 @@ async function main() {
           ...round(percentiles(refused.map((a) => a.latencyMs))),
         },
         errors: { count: of('error').length, codes: countBy(of('error').map((a) => `${a.code} HTTP ${a.status}`)) },
+        // Where in the run the tail happened: admitted and refused p99 per second of due time.
+        perSecond: Array.from({ length: Math.ceil(duration) }, (_, second) => {
+          const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / 1000) === second);
+          const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
+          return `${second}s: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')} ms, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')} ms`;
+        }),
         rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
       };
     };

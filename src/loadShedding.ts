@@ -2,6 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { metrics } from './metrics.js';
 
 /**
+ * Two reasons to refuse a new GraphQL request over HTTP before parsing it, both cheap to answer:
+ * - `pressure`, the command admission's early-refusal probability (src/commands/admission.ts): while it is
+ *   refusing commands, the same share of new POSTs is refused here for microseconds instead of after a
+ *   parse, a token check and a resolver, which would spend the CPU the admitted commands need.
+ * - the event loop's delay, below.
+ *
  * Past its CPU capacity a Node process answers everything late: requests wait in the event loop before
  * any of our code (or the command admission) sees them, and the queue grows without bound. The delay of
  * the event loop measures exactly that wait. While it is over `maxLagMs`, new GraphQL requests over HTTP
@@ -15,6 +21,7 @@ export class LoadShedder {
   constructor(
     private readonly maxLagMs: number,
     everyMs = 20,
+    private readonly pressure: () => number = () => 0,
   ) {
     if (maxLagMs <= 0) return; // off: no timer at all
     let expected = performance.now() + everyMs;
@@ -29,6 +36,13 @@ export class LoadShedder {
 
   get overloaded(): boolean {
     return this.maxLagMs > 0 && this.lagMs > this.maxLagMs;
+  }
+
+  /** Whether to refuse this request: overloaded, or drawn at the admission's current refusal probability. */
+  shouldShed(): boolean {
+    if (this.overloaded) return true;
+    const p = this.pressure();
+    return p > 0 && Math.random() < p;
   }
 
   /** Answers a refused request: the same error shape and code as every other refusal. */

@@ -223,6 +223,14 @@ export interface ReadNamespaces {
   drop(collection: string, ns: string): Promise<void>;
 }
 
+/** One document write of `ReadStore.applyMany`. */
+export interface DocWrite<T> {
+  id: string;
+  expectedVersion: number;
+  doc: VersionedDoc<T>;
+  effects: WriteEffects;
+}
+
 export interface ReadStore {
   get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
   /** One entry per id, in the order asked: the document, or null where there is none. */
@@ -235,6 +243,8 @@ export interface ReadStore {
   compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean>;
   /** compareAndSet together with `effects`, all in one atomic step. */
   apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean>;
+  /** Many `apply` calls at once (a rebuild's flush), each its own atomic step; one outcome each, in order. Optional: callers fall back to `apply`. */
+  applyMany?<T>(collection: string, writes: readonly DocWrite<T>[]): Promise<boolean[]>;
   /** Members of an index (`<collection>:<index>`); ties in score order by member, as Redis sorted sets do. */
   indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
   indexEntries(index: string, options?: IndexRangeOptions): Promise<{ member: string; score: number }[]>;

@@ -152,8 +152,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
       log,
       subscriptions: { quota, max: config.MAX_SUBSCRIPTIONS_PER_CALLER, stallMs: config.SUBSCRIPTION_STALL_MS },
     };
+    let admission: Admission | undefined;
     if (roles.includes('command')) {
-      const admission = new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS });
+      admission = new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS, queueTargetMs: config.COMMAND_QUEUE_TARGET_MS });
       services.commands = createCommandHandlers({ store: guarded(store!, 'postgres'), admission, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
     }
     if (roles.includes('query')) {
@@ -177,7 +178,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     stops.push(() => rateLimiter.close());
     const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
     const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS);
+    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, admission && (() => admission.shedProbability()));
     stops.push(async () => loadShedder.stop());
     const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
     const url = await app.start();

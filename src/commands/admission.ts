@@ -6,52 +6,128 @@ export interface AdmissionLimits {
   maxInFlight: number;
   /** Commands waiting for a slot; beyond, refused at once. */
   maxQueued: number;
-  /** How long a queued command may wait for a slot before it is refused. */
+  /** How long a queued command may wait for a slot before it is refused (a burst's allowance). */
   queueTimeoutMs: number;
+  /**
+   * The wait allowed once the queue has stood (never emptied) for `standingMs`: past its capacity the
+   * service serves the newest waiter first and refuses any that waited longer than this. 0 turns it off.
+   */
+  queueTargetMs?: number;
+  /** How long the queue must stay non-empty before it counts as standing (CoDel's interval). */
+  standingMs?: number;
 }
+
+interface Waiter {
+  admit: () => void;
+  refuse: (error: ServiceUnavailableError) => void;
+  since: number;
+}
+
+// How the early-refusal probability (see `shedProbability`) follows refusals: each one adds STEP, and it
+// decays by half every HALF_LIFE_MS; so it settles where STEP * refusals per half-life ~ the probability.
+const STEP = 0.01;
+const HALF_LIFE_MS = 700;
+const MAX_SHED = 0.95;
 
 /**
  * Bounded admission for the command path. Past its capacity a service that queues without bound makes
  * every command slow and its memory grow; this one keeps the latency of what it admits and refuses the
  * rest at once with SERVICE_UNAVAILABLE and a Retry-After, which clients (and load balancers) act on.
+ *
+ * A short burst waits in a FIFO queue (up to `queueTimeoutMs`). A queue that stands, never empty for
+ * `standingMs`, is an overload rather than a burst, and waiting only adds latency to every command: then,
+ * as in CoDel with adaptive LIFO (Facebook's "Fail at Scale"), the newest waiter goes first and any that
+ * waited over `queueTargetMs` is refused. Refusing here still costs a parsed request, so the admission
+ * also gives the HTTP server a probability of refusing POSTs before they are parsed (`shedProbability`),
+ * raised by each refusal here and decaying within a second once they stop: under a sustained overload the
+ * bulk of the excess is refused for microseconds of CPU, the rest keeps this queue's signal alive.
  */
 export class Admission {
   private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
+  /** When the queue was last seen empty; a queue non-empty since longer than `standingMs` is standing. */
+  private emptyAt = performance.now();
+  private shed = 0;
+  private shedAt = performance.now();
 
   constructor(private readonly limits: AdmissionLimits) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    // A finishing command hands its slot straight to the next in the queue, so none can jump it.
+    // A finishing command hands its slot straight to a waiter, so none can jump the queue.
     if (this.inFlight >= this.limits.maxInFlight) await this.queue();
     else this.inFlight++;
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
+      const next = this.next();
+      if (next) next.admit();
       else this.inFlight--;
     }
   }
 
+  /** The chance with which the HTTP server should refuse a new POST before parsing it; 0 unless refusing. */
+  shedProbability(now = performance.now()): number {
+    if (this.shed === 0) return 0;
+    this.shed *= 0.5 ** ((now - this.shedAt) / HALF_LIFE_MS);
+    this.shedAt = now;
+    if (this.shed < 0.005) this.shed = 0;
+    return this.shed;
+  }
+
+  private standing(now: number): boolean {
+    const { queueTargetMs = 0, standingMs = 100 } = this.limits;
+    return queueTargetMs > 0 && this.waiting.length > 0 && now - this.emptyAt > standingMs;
+  }
+
+  /** The waiter to admit: the oldest in a burst; in a standing queue the newest, after refusing the stale. */
+  private next(): Waiter | undefined {
+    const now = performance.now();
+    if (!this.standing(now)) {
+      const waiter = this.waiting.shift();
+      if (this.waiting.length === 0) this.emptyAt = now;
+      return waiter;
+    }
+    const target = this.limits.queueTargetMs!;
+    while (this.waiting.length > 0 && now - this.waiting[0]!.since > target) this.waiting.shift()!.refuse(this.refuse('stale'));
+    const waiter = this.waiting.pop();
+    if (this.waiting.length === 0) this.emptyAt = now;
+    return waiter;
+  }
+
   private queue(): Promise<void> {
-    if (this.waiting.length >= this.limits.maxQueued) throw this.refuse('full');
+    const now = performance.now();
+    if (this.waiting.length === 0) this.emptyAt = now;
+    if (this.waiting.length >= this.limits.maxQueued) {
+      // Full: in a standing queue the oldest waiter is the one to let go (it is past saving), else the newcomer.
+      if (!this.standing(now)) throw this.refuse('full');
+      this.waiting.shift()!.refuse(this.refuse('full'));
+    }
     return new Promise<void>((resolve, reject) => {
-      const admit = () => {
-        clearTimeout(timer);
-        resolve();
+      const waiter: Waiter = {
+        since: now,
+        admit: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        refuse: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       };
       const timer = setTimeout(() => {
-        const at = this.waiting.indexOf(admit);
+        const at = this.waiting.indexOf(waiter);
         if (at >= 0) this.waiting.splice(at, 1);
         reject(this.refuse('timeout'));
       }, this.limits.queueTimeoutMs);
-      this.waiting.push(admit);
+      this.waiting.push(waiter);
     });
   }
 
-  private refuse(why: 'full' | 'timeout'): ServiceUnavailableError {
+  private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
+    const now = performance.now();
+    this.shed = Math.min(MAX_SHED, this.shedProbability(now) + STEP);
+    this.shedAt = now;
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });
   }
 }

@@ -143,18 +143,21 @@ function remember(readStore: ReadStore, collection: string, id: string, doc: Ver
 
 function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[]): D {
   let doc = from;
-  for (const stored of events) {
-    // Not even skipped: an event of the store this code cannot read must stop the order here, honestly.
-    if (!isKnownType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
-    if (!projection.handles.includes(stored.type as never)) continue;
-    try {
-      doc = projection.evolve(doc, toProjected(stored));
-    } catch (error) {
-      throw new ProjectionError(stored, error);
-    }
-  }
+  for (const stored of events) doc = foldEvent(projection, doc, stored);
   if (doc === null) throw new ProjectionError(events.at(-1)!, new Error('no document: the stream does not start with an event this projection handles'));
   return doc;
+}
+
+/** One event into a document (an event the projection does not handle leaves it as it is); ProjectionError when it cannot. */
+export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: StoredEvent): D | null {
+  // Not even skipped: an event of the store this code cannot read must stop the order here, honestly.
+  if (!isKnownType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
+  if (!projection.handles.includes(stored.type as never)) return doc;
+  try {
+    return projection.evolve(doc, toProjected(stored));
+  } catch (error) {
+    throw new ProjectionError(stored, error);
+  }
 }
 
 /**

@@ -42,3 +42,46 @@ describe('when the command path is at capacity', () => {
     expect(ran).toBe(false);
   });
 });
+
+describe('when the queue stands (an overload, not a burst)', () => {
+  it('admits the newest waiter first and refuses those that waited past the target', async () => {
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 10, queueTimeoutMs: 60_000, queueTargetMs: 40, standingMs: 10 });
+    const first = held();
+    const running = admission.run(first.task);
+    const order: string[] = [];
+    const old = admission.run(async () => void order.push('old')).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 80)); // the queue has stood for 80 ms, and so has its only waiter
+    const fresh = admission.run(async () => void order.push('fresh'));
+    first.release();
+    await Promise.all([running, fresh]);
+    expect(await old).toBeInstanceOf(ServiceUnavailableError);
+    expect(order).toEqual(['fresh']);
+  });
+
+  it('keeps FIFO order and the long timeout for a burst that drains', async () => {
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 10, queueTimeoutMs: 60_000, queueTargetMs: 5, standingMs: 1_000 });
+    const first = held();
+    const running = admission.run(first.task);
+    const order: number[] = [];
+    const queued = [1, 2].map((n) => admission.run(async () => void order.push(n)));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // waited past the target, but the queue is young
+    first.release();
+    await Promise.all([running, ...queued]);
+    expect(order).toEqual([1, 2]);
+  });
+});
+
+describe('when the admission refuses commands', () => {
+  it('asks the HTTP server to refuse a share of new requests before parsing, and stops asking within seconds', async () => {
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 0, queueTimeoutMs: 60_000 });
+    expect(admission.shedProbability()).toBe(0);
+    const first = held();
+    const running = admission.run(first.task);
+    for (let i = 0; i < 30; i++) await admission.run(async () => {}).catch(() => {});
+    const now = performance.now();
+    expect(admission.shedProbability(now)).toBeGreaterThan(0.2);
+    expect(admission.shedProbability(now + 10_000)).toBe(0);
+    first.release();
+    await running;
+  });
+});

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
-import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
+import type { Counters, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE, slotGroupOf } from '../readIndex.js';
 import { createHash } from 'node:crypto';
 import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
@@ -138,8 +138,55 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     return result === 1;
   }
 
+  /**
+   * Many `apply` calls in pipelines (a rebuild's flush): one round trip per 500 documents instead of one
+   * per document. Each document is still its own atomic compare-and-set; answers one outcome each. On a
+   * cluster each write is its own single-slot steps (see applySplit), sixteen at a time.
+   */
+  async applyMany<T>(collection: string, writes: readonly DocWrite<T>[]): Promise<boolean[]> {
+    const outcomes: boolean[] = new Array(writes.length);
+    let next = 0;
+    if (this.cluster) {
+      const worker = async () => {
+        for (let at = next++; at < writes.length; at = next++) {
+          const { id, expectedVersion, doc, effects } = writes[at]!;
+          outcomes[at] = await this.apply(collection, id, expectedVersion, doc, effects);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+      return outcomes;
+    }
+    const ns = await this.namespaceOf(collection);
+    // Pipelines of 500, four in flight: Redis runs them back to back with no round trip between, and
+    // none waits long enough behind the others to reach the command timeout.
+    const lane = async () => {
+      for (let first = next; first < writes.length; first = next) {
+        next += 500;
+        const pipeline = this.redis.pipeline() as unknown as { applyDoc(...args: (string | number)[]): void; exec(): Promise<[Error | null, unknown][] | null> };
+        for (const write of writes.slice(first, first + 500)) {
+          const { keys, args } = this.applyCall(ns, collection, write);
+          pipeline.applyDoc(keys.length, ...keys, ...args);
+        }
+        const replies = await pipeline.exec();
+        if (!replies) throw new Error('Redis discarded the applyMany pipeline');
+        for (const [i, [error, result]] of replies.entries()) {
+          if (error) throw error;
+          if (result === -1) this.activeCache.delete(collection); // switched or fenced: look the namespace up again
+          outcomes[first + i] = result === 1;
+        }
+      }
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+    return outcomes;
+  }
+
   /** One server: the document, its indexes and counters in one script. */
   private async applyAtomic<T>(collection: string, id: string, ns: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<number> {
+    const { keys, args } = this.applyCall(ns, collection, { id, expectedVersion, doc, effects }, expectedEventId);
+    return this.redis.applyDoc(keys.length, ...keys, ...args);
+  }
+
+  private applyCall<T>(ns: string, collection: string, { id, expectedVersion, doc, effects }: DocWrite<T>, expectedEventId?: string) {
     const base = this.baseOf(ns);
     const indexes = effects.indexes ?? [];
     const counters = Object.entries(effects.counters ?? {}).filter(([, delta]) => delta !== 0);
@@ -165,7 +212,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
       ...indexes.flatMap((change) => ('remove' in change ? ['-', change.member, 0] : ['+', change.member, change.score])),
       ...counters.flat(),
     ];
-    return this.redis.applyDoc(keys.length, ...keys, ...args);
+    return { keys, args };
   }
 
   /** A cluster: the document's slot first, then each slot its effects touch (see scripts.ts). */
