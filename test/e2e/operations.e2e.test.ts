@@ -109,7 +109,8 @@ describe('given the real services and one database, stream and prefix for this f
       await expect.poll(() => metric('orders_events_published_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
       expect(await metric('orders_outbox_publish_duration_seconds_count')).toBeGreaterThanOrEqual(1);
       await expect.poll(() => metric('orders_outbox_backlog'), { timeout: 10_000 }).toBe(0);
-      expect(await metric('orders_projector_events_total', { projection: 'orderDetails', outcome: 'applied' })).toBeGreaterThanOrEqual(1);
+      // Applied by the projector, or a duplicate when the first start's rebuild (an empty Redis) wrote it first.
+      expect(await metric('orders_projector_events_total', { projection: 'orderDetails' })).toBeGreaterThanOrEqual(1);
       await expect.poll(() => metric('orders_projector_lag_events', { projection: 'orderDetails' }), { timeout: 10_000 }).toBe(0);
       await expect.poll(() => metric('orders_dead_letters', { consumer: 'projector-orderDetails' }), { timeout: 10_000 }).toBe(0);
       expect(await metric('orders_read_waits_total', { outcome: 'reached' })).toBe(1);
