@@ -75,10 +75,25 @@ export class ClusterNode {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+/** A node exited while the cluster started: its port was taken meanwhile, most likely. Worth a new try. */
+class NodeExited extends Error {}
+
+/** Starts a cluster again on fresh ports when a node exits during the start (a port grabbed meanwhile). */
+async function withRetries<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof NodeExited) || attempt >= attempts) throw error;
+    }
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, node?: ClusterNode): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    if (node && !node.running) throw new NodeExited(`${node.name} exited while starting: ${node.output.slice(-5).join(' | ')}`);
     try {
       const value = await probe();
       if (value !== undefined) return value;
@@ -119,10 +134,16 @@ export interface NatsClusterOptions {
  * `nats-server -js --cluster` × 3 with routes to each other; ready once JetStream has a meta leader
  * (an account info request answers through every server).
  */
-export async function startNatsCluster({ size = 3, routeVia, routePorts: givenRoutePorts }: NatsClusterOptions = {}): Promise<NatsCluster> {
+export function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+  return withRetries(() => startNatsClusterOnce(options));
+}
+
+async function startNatsClusterOnce({ size = 3, routeVia, routePorts: givenRoutePorts }: NatsClusterOptions): Promise<NatsCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nats-cluster-'));
-  const clientPorts = await freePorts(size);
-  const routePorts = givenRoutePorts ?? (await freePorts(size));
+  // One call for all the ports, so no two of them are the same.
+  const ports = (await freePorts(size * 2)).filter((port) => !givenRoutePorts?.includes(port));
+  const clientPorts = ports.slice(0, size);
+  const routePorts = givenRoutePorts ?? ports.slice(size, size * 2);
   const nodes = clientPorts.map((port, i) => {
     const routes = routePorts
       .map((routePort, j) => (j === i ? null : `nats://127.0.0.1:${routeVia ? routeVia(i, j, routePort) : routePort}`))
@@ -150,7 +171,7 @@ export async function startNatsCluster({ size = 3, routeVia, routePorts: givenRo
       } finally {
         await nc.close();
       }
-    }, 60_000);
+    }, 60_000, node);
   };
   try {
     for (const node of nodes) node.start();
@@ -215,7 +236,11 @@ async function cli(port: number, ...args: string[]): Promise<string> {
  * --cluster-replicas 1`; ready once every node reports `cluster_state:ok`. A short node timeout, so a
  * killed master's replica is promoted within a few seconds.
  */
-export async function startRedisCluster({ size = 6, nodeTimeoutMs = 1500 } = {}): Promise<RedisCluster> {
+export function startRedisCluster(options: { size?: number; nodeTimeoutMs?: number } = {}): Promise<RedisCluster> {
+  return withRetries(() => startRedisClusterOnce(options));
+}
+
+async function startRedisClusterOnce({ size = 6, nodeTimeoutMs = 1500 }: { size?: number; nodeTimeoutMs?: number }): Promise<RedisCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'redis-cluster-'));
   const ports = await freePorts(size * 2);
   const nodes = ports.slice(0, size).map((port, i) =>
@@ -242,7 +267,7 @@ export async function startRedisCluster({ size = 6, nodeTimeoutMs = 1500 } = {})
   };
   try {
     for (const node of nodes) node.start();
-    for (const node of nodes) await until(`${node.name} answering`, async () => ((await cli(node.port, 'ping')).includes('PONG') ? true : undefined));
+    for (const node of nodes) await until(`${node.name} answering`, async () => ((await cli(node.port, 'ping')).includes('PONG') ? true : undefined), 30_000, node);
     await run('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 });
     await healthy();
     // Every replica attached and synced, so a failover has something to promote.

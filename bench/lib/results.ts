@@ -53,7 +53,7 @@ export type Size = 'smoke' | 'full';
 
 /** How big each scenario runs. Smoke proves the harness works in about a minute; full measures. */
 export const profiles = {
-  smoke: { seconds: 2, warmupSeconds: 1, repeats: 1, clients: [8], seedOrdersPerUser: 1, rebuildEvents: 5_000, fanout: [50], fanoutOrders: 10, fanoutRounds: 2 },
+  smoke: { seconds: 1, warmupSeconds: 1, repeats: 1, clients: [8], seedOrdersPerUser: 1, rebuildEvents: 5_000, fanout: [50], fanoutOrders: 10, fanoutRounds: 2 },
   full: { seconds: 5, warmupSeconds: 2, repeats: 3, clients: [1, 8, 32, 64], seedOrdersPerUser: 4, rebuildEvents: 1_000_000, fanout: [1_000, 5_000], fanoutOrders: 100, fanoutRounds: 5 },
 } as const satisfies Record<Size, Profile>;
 
