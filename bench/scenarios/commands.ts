@@ -86,18 +86,26 @@ export const commands: Scenario = async (context) => {
       await env.stopDeployment(deployment);
     }
   }
-  const generator = spread(cpu);
-  notes.unshift(`wrk (one thread) used ${(generator.median * 100).toFixed(1)} % of a core per run (range ${(generator.min * 100).toFixed(1)}–${(generator.max * 100).toFixed(1)} %)`);
+  notes.unshift(generatorNote(cpu));
   return {
     name: 'commands',
     title: `createOrder over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
     levelName: 'deployment, connections',
-    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
+    columns: throughputColumns,
     chartColumn: 0,
     rows,
     notes,
   };
 };
+
+/** The columns of `throughputRow` and `ratioRow`. */
+export const throughputColumns = ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'];
+
+/** How much of a core wrk used per run, over a scenario's runs. */
+export function generatorNote(cpu: number[]): string {
+  const used = spread(cpu);
+  return `wrk (one thread) used ${(used.median * 100).toFixed(1)} % of a core per run (range ${(used.min * 100).toFixed(1)}–${(used.max * 100).toFixed(1)} %)`;
+}
 
 /**
  * Median throughput of the repeats with its range, the median latencies, and the median CPU the servers
@@ -134,7 +142,7 @@ async function clusterCommands(context: ScenarioContext): Promise<ScenarioResult
     name: 'commands',
     title: `createOrder over HTTP, closed loop (wrk), on the clusters, ${profile.repeats} repeats`,
     levelName: 'deployment, connections',
-    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
+    columns: throughputColumns,
     chartColumn: 0,
     rows,
     notes,

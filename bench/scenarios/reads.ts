@@ -5,12 +5,11 @@
 // are medians of paired ratios with their range.
 import { benchUser, GraphQLHttp, tokenFor } from '../lib/graphql.js';
 import { topologies } from '../lib/env.js';
-import { spread } from '../lib/load.js';
 import { orderQuery, seedOrders, settle } from '../lib/operations.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { redisGets } from '../lib/tools.js';
 import { requireWrk, warmUp, type WrkRequest, wrkWithCpu } from '../lib/wrk.js';
-import { ratioRow, throughputRow } from './commands.js';
+import { generatorNote, ratioRow, throughputColumns, throughputRow } from './commands.js';
 import type { Scenario } from './context.js';
 
 export const readRatioGoal = 0.8;
@@ -78,13 +77,12 @@ export const reads: Scenario = async (context) => {
       await env.stopDeployment(deployment);
     }
   }
-  const generator = spread(cpu);
-  notes.unshift(`wrk (one thread) used ${(generator.median * 100).toFixed(1)} % of a core per run (range ${(generator.min * 100).toFixed(1)}–${(generator.max * 100).toFixed(1)} %)`);
+  notes.unshift(generatorNote(cpu));
   return {
     name: 'reads',
     title: `order(id) over HTTP, closed loop (wrk), ${profile.repeats} repeats`,
     levelName: 'deployment, connections',
-    columns: ['req/s', 'min', 'max', 'p50 ms', 'p99 ms', 'drain s', 'server CPU ms/req', 'goal'],
+    columns: throughputColumns,
     chartColumn: 0,
     rows,
     notes,

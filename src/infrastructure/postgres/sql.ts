@@ -3,7 +3,8 @@
 // (bench/micro/sqlPath.ts, 3,000 sequential statements after warm-up, on a busy machine): a one-row
 // $queryRaw cost 545 µs of CPU where pg took 181 (129 prepared), and an interactive $transaction of three
 // statements 3.8 ms of wall time and 1.9 ms of CPU where BEGIN, three, COMMIT on one pg connection took
-// 0.76 and 0.34: five times, on every relay batch between commit and subscriber. Prisma keeps the schema, the migrations and every other query.
+// 0.76 and 0.34: five times, on every relay batch between commit and subscriber. Prisma keeps the
+// schema, the migrations and every other query.
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 
