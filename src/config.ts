@@ -39,7 +39,7 @@ const schema = z
     JWT_AUDIENCE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
-    // Admission control of the command path (README "Overload"): past these, SERVICE_UNAVAILABLE at once.
+    // Admission control of the command path (docs/security.md, "Overload"): past these, SERVICE_UNAVAILABLE at once.
     COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(32),
     COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(64),
     COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(500),
@@ -63,7 +63,7 @@ const schema = z
     PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
     RECONCILE_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000),
-    // Security limits (README "Security"): what one request, operation, caller or connection may ask.
+    // Security limits (docs/security.md): what one request, operation, caller or connection may ask.
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
     MAX_BATCH_OPERATIONS: z.coerce.number().int().min(1).max(100).default(10),
     QUERY_MAX_DEPTH: z.coerce.number().int().min(1).default(10),

@@ -15,7 +15,7 @@ const seed = Number(process.env.BARRAGE_SEED ?? 20261126);
 const hostileCount = Number(process.env.BARRAGE_REQUESTS ?? 640);
 const rateLimitPerMinute = 150;
 const documented = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'INVALID_STATE', 'STALE_READ', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'ROLE_NOT_SERVED']);
-/** How graphql-ws and ws close a connection they refuse (README "Security"). */
+/** How graphql-ws and ws close a connection they refuse (docs/security.md). */
 const documentedCloseCodes = new Set([1009, 4400, 4401, 4403, 4408, 4409, 4429]);
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */

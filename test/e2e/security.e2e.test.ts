@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../services.js';
 import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, jwtSecret, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
-// Every rule of README "Security", each answered with its documented code, against a started server
+// Every rule of docs/security.md, each answered with its documented code, against a started server
 // on the real Postgres, NATS and Redis.
 
 const items = [{ sku: 'SEC-1', name: 'Secured', quantity: 1, unitPriceCents: 500 }];
