@@ -178,7 +178,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
     stops.push(() => rateLimiter.close());
     const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
     const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, admission && (() => admission.shedProbability()));
+    const pressure = admission && { probability: () => admission.shedProbability(), busy: () => admission.busy() };
+    const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, pressure, config.COMMAND_SHED_LAG_MS);
     stops.push(async () => loadShedder.stop());
     const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
     const url = await app.start();

@@ -49,13 +49,17 @@ export class Admission {
   private emptyAt = performance.now();
   private shed = 0;
   private shedAt = performance.now();
+  /** When every slot was last seen taken, or a command refused. */
+  private fullAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly limits: AdmissionLimits) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     // A finishing command hands its slot straight to a waiter, so none can jump the queue.
-    if (this.inFlight >= this.limits.maxInFlight) await this.queue();
-    else this.inFlight++;
+    if (this.inFlight >= this.limits.maxInFlight) {
+      this.fullAt = performance.now();
+      await this.queue();
+    } else this.inFlight++;
     try {
       return await task();
     } finally {
@@ -72,6 +76,11 @@ export class Admission {
     this.shedAt = now;
     if (this.shed < 0.005) this.shed = 0;
     return this.shed;
+  }
+
+  /** Whether every slot was taken (or a command refused) within `withinMs`: commands are what the load is made of. */
+  busy(withinMs = 2_000, now = performance.now()): boolean {
+    return now - this.fullAt <= withinMs;
   }
 
   private standing(now: number): boolean {
@@ -126,6 +135,7 @@ export class Admission {
   private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
     const now = performance.now();
+    this.fullAt = now;
     this.shed = Math.min(MAX_SHED, this.shedProbability(now) + STEP);
     this.shedAt = now;
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });

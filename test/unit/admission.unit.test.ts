@@ -85,3 +85,16 @@ describe('when the admission refuses commands', () => {
     await running;
   });
 });
+
+describe('when every slot is taken', () => {
+  it('counts as busy for a while after, and not before', async () => {
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 5, queueTimeoutMs: 60_000 });
+    expect(admission.busy()).toBe(false);
+    const first = held();
+    const running = [admission.run(first.task), admission.run(async () => {})];
+    expect(admission.busy()).toBe(true);
+    expect(admission.busy(2_000, performance.now() + 5_000)).toBe(false);
+    first.release();
+    await Promise.all(running);
+  });
+});
