@@ -5,14 +5,15 @@ import { metrics } from './metrics.js';
 export interface CommandPressure {
   /** The admission's own refusal probability (raised by each refusal it makes). */
   probability(): number;
-  /** Whether the command admission has been at its limit lately: the overload is made of commands. */
+  /** Whether the command admission refused a command lately: the overload is made of commands. */
   busy(): boolean;
 }
 
 // The lag controller: each tick, the refusal probability moves by GAIN times how far the event loop's
 // delay is from its target, in units of the target; so 2x the target adds 0.02 per 20 ms tick (one per
 // second), none removes 0.02. It only rises once the delay has stood over the target for STANDING_MS (a
-// burst the queue can absorb is not refused for it) and while commands fill the admission.
+// burst the queue can absorb is not refused for it) and while the admission refuses commands; between,
+// it holds.
 const GAIN = 0.02;
 const STANDING_MS = 100;
 const MAX_SHED = 0.95;
@@ -22,7 +23,7 @@ const MAX_SHED = 0.95;
  * - `pressure`, the command admission's early-refusal probability (src/commands/admission.ts): while it is
  *   refusing commands, the same share of new POSTs is refused here for microseconds instead of after a
  *   parse, a token check and a resolver, which would spend the CPU the admitted commands need.
- * - the lag controller (`commandLagMs`): while commands fill the admission, a share of POSTs that holds
+ * - the lag controller (`commandLagMs`): while commands overflow the admission, a share of POSTs that holds
  *   the event loop's delay near a target.
  * - the event loop's delay over a hard limit, below.
  *
@@ -40,7 +41,7 @@ export class LoadShedder {
   private overSince: number | null = null;
 
   /**
-   * `commandLagMs`: while commands fill the admission, the event loop's delay is held near this target
+   * `commandLagMs`: while commands overflow the admission, the event loop's delay is held near this target
    * by refusing a share of new POSTs before parsing. The admission alone settles where its queue is just
    * full, that is where the CPU is saturated and every request waits in the event loop before any code
    * sees it (measured: 100-200 ms, doubling what the admitted commands took); holding the delay near a

@@ -23,7 +23,7 @@ export const metrics = {
   }),
   shedProbability: new Gauge({
     name: 'orders_shed_probability',
-    help: 'Share of new GraphQL POSTs refused before parsing to hold the event-loop delay near COMMAND_SHED_LAG_MS while commands fill the admission',
+    help: 'Share of new GraphQL POSTs refused before parsing to hold the event-loop delay near COMMAND_SHED_LAG_MS while commands overflow the admission',
     registers: [registry],
   }),
   requestsShed: new Counter({

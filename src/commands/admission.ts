@@ -49,17 +49,15 @@ export class Admission {
   private emptyAt = performance.now();
   private shed = 0;
   private shedAt = performance.now();
-  /** When every slot was last seen taken, or a command refused. */
-  private fullAt = Number.NEGATIVE_INFINITY;
+  /** When a command was last refused. */
+  private refusedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly limits: AdmissionLimits) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     // A finishing command hands its slot straight to a waiter, so none can jump the queue.
-    if (this.inFlight >= this.limits.maxInFlight) {
-      this.fullAt = performance.now();
-      await this.queue();
-    } else this.inFlight++;
+    if (this.inFlight >= this.limits.maxInFlight) await this.queue();
+    else this.inFlight++;
     try {
       return await task();
     } finally {
@@ -78,9 +76,12 @@ export class Admission {
     return this.shed;
   }
 
-  /** Whether every slot was taken (or a command refused) within `withinMs`: commands are what the load is made of. */
+  /**
+   * Whether a command was refused within `withinMs`: the load is an overload of commands, past what the
+   * slots and the queue absorb (a burst they absorb is not one).
+   */
   busy(withinMs = 2_000, now = performance.now()): boolean {
-    return now - this.fullAt <= withinMs;
+    return now - this.refusedAt <= withinMs;
   }
 
   private standing(now: number): boolean {
@@ -135,7 +136,7 @@ export class Admission {
   private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
     const now = performance.now();
-    this.fullAt = now;
+    this.refusedAt = now;
     this.shed = Math.min(MAX_SHED, this.shedProbability(now) + STEP);
     this.shedAt = now;
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });

@@ -41,7 +41,7 @@ describe('when commands fill the admission and the event loop stays late', () =>
   });
 });
 
-describe('when the event loop is late but the admission has room', () => {
+describe('when the event loop is late but the admission refuses nothing', () => {
   it('refuses nothing: a burst of reads (2,000 long polls at once) is not a command overload', () => {
     const target = shedder(() => false);
     ticks(target, 500, 100);
