@@ -17,8 +17,7 @@ import { createClient } from './vendor/graphql-ws/client.js';
 /** @typedef {T.BoardOrderFragment} Order */
 /** @typedef {{ id: string, admin: boolean }} User */
 /** @typedef {{ order: Order, ageBase: number, receivedAt: number, eventType: string | null }} Entry */
-/** What every command mutation of the board selects. */
-/** @typedef {{ result: { orderId: string, version: number, commandId: string } }} CommandOutcome */
+/** @typedef {{ result: { orderId: string, version: number, commandId: string } }} CommandOutcome what every command of the board selects */
 
 // A sign-in link is `/#token=<token>`: a fragment never reaches the server (nor its logs or a proxy's).
 // The first thing the page does is replace its history entry with the bare path, so the token stays in
