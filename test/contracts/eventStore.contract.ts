@@ -317,8 +317,12 @@ export function eventStoreContract(
 
         await stop();
         onAppend.mockClear();
+        // A watcher still running is called for the next append: by then the stopped one would have been too.
+        const marker = vi.fn();
+        const stopMarker = await store.watchOutbox(marker);
         await store.append(streamId(), 0, [newEvent()]);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await vi.waitFor(() => expect(marker).toHaveBeenCalled());
+        await stopMarker();
         expect(onAppend).not.toHaveBeenCalled();
       });
     });
