@@ -12,11 +12,11 @@ import type { RedisTarget } from '../src/infrastructure/redis/connection.js';
 import { RedisReadStore } from '../src/infrastructure/redis/redisReadStore.js';
 import type { EventStore, StoredEvent } from '../src/ports.js';
 import type { OrderStatus } from '../src/domain/order/index.js';
-import { orderDetails } from '../src/projectors/orderDetails.js';
-import { orderStats, revenueStatuses, statCounter } from '../src/projectors/orderStats.js';
-import type { Projection } from '../src/projectors/projection.js';
-import { projections } from '../src/projectors/role.js';
-import { toProjected } from '../src/projectors/runtime.js';
+import { orderDetails } from '../src/readModels/orderDetails/projection.js';
+import { orderStats, revenueStatuses } from '../src/readModels/orderStats/projection.js';
+import { statCounter } from '../src/readModels/orderStats/keys.js';
+import { type Projection, toProjected } from '../src/readModels/projection.js';
+import { projections } from '../src/readModels/index.js';
 import type { Intent, Ledger } from './load.js';
 import { describe, sleep } from './util.js';
 

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyMigrations } from '../src/infrastructure/postgres/migrate.js';
 import { seededRandom } from '../test/random.js';
-import { consumerOf } from '../src/projectors/deadLetters.js';
+import { consumerOf } from '../src/readModels/projection.js';
 import { busState } from './bus.js';
 import { Checker, loadReadModels } from './checks.js';
 import { type FaultPlan, inject } from './faults.js';

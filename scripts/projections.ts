@@ -8,11 +8,11 @@ import { createPrismaClient } from '../src/infrastructure/postgres/prisma.js';
 import { PrismaStreamVersions } from '../src/infrastructure/postgres/streamVersions.js';
 import { RedisChangeFeed } from '../src/infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from '../src/infrastructure/redis/redisReadStore.js';
-import { rebuild, rebuildLease, type RebuildProgress } from '../src/projectors/rebuild.js';
-import type { Projection } from '../src/projectors/projection.js';
+import { rebuild, type RebuildProgress } from '../src/projectors/rebuild.js';
+import { type Projection, rebuildLease } from '../src/readModels/projection.js';
 import { reconcile } from '../src/projectors/reconcile.js';
 import { retryDeadLetters } from '../src/projectors/retry.js';
-import { projections } from '../src/projectors/role.js';
+import { projections } from '../src/readModels/index.js';
 import { projectionStatus, sampleHead } from '../src/projectors/status.js';
 
 const usage = 'usage: npm run projections -- status | rebuild <name|all> | dead-letters [--all] | retry <id|all> | reconcile';

@@ -19,8 +19,9 @@ import { MemoryDeadLetters } from './infrastructure/embedded/memoryDeadLetters.j
 import { PrismaDeadLetters } from './infrastructure/postgres/deadLetters.js';
 import { createPrismaClient } from './infrastructure/postgres/prisma.js';
 import { PrismaStreamVersions } from './infrastructure/postgres/streamVersions.js';
-import { scanStreamVersions } from './projectors/reconcile.js';
-import { projections, startProjectorRole } from './projectors/role.js';
+import { scanStreamVersions } from './infrastructure/embedded/scanStreamVersions.js';
+import { startProjectorRole } from './projectors/role.js';
+import { projections } from './readModels/index.js';
 import { withCompleteness } from './queries/completeness.js';
 import { guarded } from './infrastructure/unavailable.js';
 import { VersionWaiter } from './queries/versionWaiter.js';

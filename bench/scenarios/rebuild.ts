@@ -18,7 +18,7 @@ import { PrismaStreamVersions } from '../../src/infrastructure/postgres/streamVe
 import { RedisChangeFeed } from '../../src/infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from '../../src/infrastructure/redis/redisReadStore.js';
 import { rebuild as rebuildProjection } from '../../src/projectors/rebuild.js';
-import { projections } from '../../src/projectors/role.js';
+import { projections } from '../../src/readModels/index.js';
 import { BenchEnv, local } from '../lib/env.js';
 import { insertInterleavedEvents } from '../lib/events.js';
 import type { Figure, Row } from '../lib/results.js';

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ACTIVE_NAMESPACE_TTL_MS } from '../infrastructure/readIndex.js';
-import type { ChangeFeed, DocWrite, EventStore, ReadStore, StoredEvent, VersionedDoc } from '../ports.js';
-import { consumerOf, type DeadLetterStore } from './deadLetters.js';
-import type { Projection } from './projection.js';
-import { reconcile, type StreamVersions } from './reconcile.js';
+import type { ChangeFeed, DeadLetterStore, DocWrite, EventStore, ReadStore, StoredEvent, StreamVersions, VersionedDoc } from '../ports.js';
+import { completeMarker, consumerOf, type Projection, rebuildLease } from '../readModels/projection.js';
+import { reconcile } from './reconcile.js';
 import { applyEvents, foldEvent, ProjectionError, refold } from './runtime.js';
 
 export interface RebuildDeps {
@@ -36,13 +34,6 @@ export interface RebuildOptions {
   onSwitched?: () => void;
 }
 
-export const rebuildLease = (projection: Projection<unknown>) => `rebuild:${projection.collection}`;
-/**
- * Written when a rebuild switches, and lost with everything else when Redis loses its data (a flush, a
- * restart without persistence): its absence tells projectors that documents may be missing.
- */
-export const completeMarker = (projection: Projection<unknown>) =>
-  `complete:${projection.collection}${(projection.layout ?? 1) > 1 ? `:layout${projection.layout}` : ''}`;
 const LEASE_MS = 15_000;
 const FENCE_MS = 30_000;
 // Events committed while the rebuild read past their position (a lower position committing late) are
@@ -93,7 +84,7 @@ export async function rebuild(deps: RebuildDeps, projection: Projection<unknown>
       throw error;
     }
     log.info({ projection: projection.name, namespace: ns, events: progress.events, ms: Date.now() - startedAt }, 'rebuild switched');
-    await sleep(2 * ACTIVE_NAMESPACE_TTL_MS);
+    await sleep(2 * namespaces.activeCacheMs);
     await namespaces.drop(projection.collection, previous);
     return { events: progress.events, namespace: ns, ms: Date.now() - startedAt };
   } finally {

@@ -1,40 +1,9 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { metrics } from '../metrics.js';
-import type { EventStore } from '../ports.js';
-import { consumerOf, type DeadLetterStore } from './deadLetters.js';
-import type { Projection } from './projection.js';
+import type { DeadLetterStore, StreamVersions } from '../ports.js';
+import { consumerOf, type Projection } from '../readModels/projection.js';
 import { type ApplyDeps, applyEvent, refold } from './runtime.js';
-
-export interface StreamHead {
-  streamId: string;
-  version: number;
-  position: bigint;
-  /** Id of the event at `version`. */
-  eventId: string;
-}
-
-export interface StreamVersions {
-  /** The latest version (and its position) of every stream with an event committed at or after `since`. */
-  changedSince(since: Date): Promise<StreamHead[]>;
-}
-
-/** For the embedded store, which has no aggregate query: a scan of the whole log, fine at its size. */
-export function scanStreamVersions(store: EventStore): StreamVersions {
-  return {
-    async changedSince(since) {
-      const heads = new Map<string, StreamHead>();
-      for (let after = 0n; ; ) {
-        const page = await store.readAll(after, 1000);
-        if (page.length === 0) break;
-        for (const { streamId, version, position, committedAt, metadata } of page)
-          if (committedAt >= since || heads.has(streamId)) heads.set(streamId, { streamId, version, position, eventId: metadata.eventId });
-        after = page.at(-1)!.position;
-      }
-      return [...heads.values()];
-    },
-  };
-}
 
 export interface ReconcileDeps extends ApplyDeps {
   versions: StreamVersions;

@@ -1,6 +1,5 @@
-import type { EventStore } from '../ports.js';
-import { consumerOf, type DeadLetter, type DeadLetterStore } from './deadLetters.js';
-import type { Projection } from './projection.js';
+import type { DeadLetter, DeadLetterStore, EventStore } from '../ports.js';
+import { consumerOf, type Projection } from '../readModels/projection.js';
 import { type ApplyDeps, applyEvent } from './runtime.js';
 
 export interface RetryOutcome {

@@ -1,14 +1,11 @@
 import type { Logger } from 'pino';
-import type { ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore } from '../ports.js';
-import type { DeadLetterStore } from './deadLetters.js';
-import { orderDetails } from './orderDetails.js';
-import { orderStats } from './orderStats.js';
-import type { Projection } from './projection.js';
-import { completeMarker, rebuild, rebuildLease } from './rebuild.js';
-import { reconcile, type ReconcileResult, type StreamVersions } from './reconcile.js';
+import type { ChangeFeed, DeadLetterStore, EventBus, EventStore, ReadStore, ReceiptStore, StreamVersions } from '../ports.js';
+import { projections } from '../readModels/index.js';
+import { completeMarker, rebuildLease } from '../readModels/projection.js';
+import { rebuild } from './rebuild.js';
+import { reconcile, type ReconcileResult } from './reconcile.js';
 import { startProjector } from './runtime.js';
 import { sampleProjections } from './status.js';
-import { userOrders } from './userOrders.js';
 
 const START_WINDOW_MS = 120_000;
 /**
@@ -16,9 +13,6 @@ const START_WINDOW_MS = 120_000;
  * its transaction's start (Postgres now()), and the database's clock need not be this host's.
  */
 const SWEEP_OVERLAP_MS = 60_000;
-
-/** Every read model, in the order status and `rebuild all` list them. */
-export const projections = [orderDetails, userOrders, orderStats] as readonly Projection<unknown>[];
 
 export interface ProjectorRoleDeps {
   bus: EventBus;
@@ -30,7 +24,7 @@ export interface ProjectorRoleDeps {
   log: Logger;
   concurrency: number;
   maxDeliver: number;
-  /** Command receipts: the order-details projection records PUBLISHED and PROJECTED. */
+  /** Command receipts: a projection with `recordsReceipts` records PUBLISHED and PROJECTED. */
   receipts?: ReceiptStore;
 }
 
@@ -84,7 +78,7 @@ export async function startProjectorRole(deps: ProjectorRoleDeps, options: Proje
     projections.map(async (projection) => ({
       projection,
       subscription: await startProjector(
-        { ...deps, checkpointEveryMs: options.checkpointEveryMs, receipts: projection === orderDetails ? deps.receipts : undefined },
+        { ...deps, checkpointEveryMs: options.checkpointEveryMs, receipts: projection.recordsReceipts ? deps.receipts : undefined },
         projection,
       ),
     })),

@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
-import { currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { currentSchemaVersion } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
-import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
-import { consumerOf, type DeadLetterStore } from './deadLetters.js';
-import type { ProjectedEvent, Projection } from './projection.js';
-import type { ProjectionHealth } from './status.js';
+import type { BusMessage, BusSubscription, ChangeFeed, DeadLetterStore, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
+import { consumerOf, type Projection, toProjected } from '../readModels/projection.js';
 
 export interface ProjectorDeps {
   bus: EventBus;
@@ -20,6 +18,12 @@ export interface ProjectorDeps {
   checkpointEveryMs?: number;
   /** Where to record a command's PUBLISHED and PROJECTED stages; given to the projection clients read orders from. */
   receipts?: ReceiptStore;
+}
+
+/** What a projector process observed of one projection since its last sample. */
+export interface ProjectionHealth {
+  handled: number;
+  failed: number;
 }
 
 export type ApplyDeps = Pick<ProjectorDeps, 'store' | 'readStore' | 'feed'>;
@@ -50,16 +54,6 @@ const isKnownType = (type: string) => Object.hasOwn(currentSchemaVersion, type);
 export async function confirmedByStore(store: EventStore, event: StoredEvent): Promise<boolean> {
   const [stored] = await store.readStream(event.streamId, event.version);
   return stored?.version === event.version && stored.metadata.eventId === event.metadata.eventId;
-}
-
-export function toProjected(stored: StoredEvent): ProjectedEvent {
-  return {
-    ...upcast(stored.type, stored.schemaVersion, stored.data),
-    streamId: stored.streamId,
-    version: stored.version,
-    committedAt: stored.committedAt,
-    userId: stored.metadata.userId,
-  };
 }
 
 /**

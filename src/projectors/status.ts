@@ -1,8 +1,7 @@
 import { metrics } from '../metrics.js';
-import type { EventStore, ReadStore } from '../ports.js';
-import { consumerOf, type DeadLetterStore } from './deadLetters.js';
-import type { Projection } from './projection.js';
-import { rebuildLease } from './rebuild.js';
+import type { DeadLetterStore, EventStore, ReadStore } from '../ports.js';
+import { consumerOf, type Projection, rebuildLease } from '../readModels/projection.js';
+import type { ProjectionHealth } from './runtime.js';
 
 export type ProjectionState = 'LIVE' | 'CATCHING_UP' | 'REBUILDING' | 'STOPPED' | 'FAILED';
 
@@ -16,12 +15,6 @@ export interface ProjectionStatus {
   /** Age of the oldest event not yet applied; 0 when caught up. */
   lagMs: number;
   deadLetters: number;
-}
-
-/** What a projector process observed of one projection since its last sample. */
-export interface ProjectionHealth {
-  handled: number;
-  failed: number;
 }
 
 // Redis keys (ReadStore info) the projector role samples into, so status is read without Postgres.

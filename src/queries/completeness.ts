@@ -1,8 +1,6 @@
 import { ServiceUnavailableError } from '../domain/errors.js';
-import { ACTIVE_NAMESPACE_TTL_MS } from '../infrastructure/readIndex.js';
 import type { ReadStore } from '../ports.js';
-import type { Projection } from '../projectors/projection.js';
-import { completeMarker } from '../projectors/rebuild.js';
+import { completeMarker, type Projection } from '../readModels/projection.js';
 
 /**
  * A missing document means "no such order" only while its read model is complete. When Redis loses its
@@ -28,7 +26,7 @@ export function withCompleteness(readStore: ReadStore, projections: readonly Pro
     if (Number.isNaN(completeAt)) {
       known.lost = true;
     } else {
-      if (!known.lost || Date.now() - completeAt > 2 * ACTIVE_NAMESPACE_TTL_MS) {
+      if (!known.lost || Date.now() - completeAt > 2 * readStore.namespaces.activeCacheMs) {
         known.seenComplete = true;
         known.lost = false;
         return null;

@@ -1,9 +1,9 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { Caller } from '../domain/order/index.js';
 import type { ChangeFeed, ChangeNotice, ReadStore, StoredEvent, VersionedDoc } from '../ports.js';
-import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
-import { toProjected } from '../projectors/runtime.js';
-import { canSee } from './getOrder.js';
+import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projection.js';
+import { canSee } from '../readModels/orderDetails/queries.js';
+import { toProjected } from '../readModels/projection.js';
 import { routerOf } from './noticeRouter.js';
 import { traced } from '../telemetry/hooks.js';
 

@@ -1,8 +1,8 @@
 import type { CommandHandlers, CommandResult } from '../commands/index.js';
-import { getOrder } from '../queries/getOrder.js';
+import { Order } from '../readModels/orderDetails/schema.js';
+import { getOrder } from '../readModels/orderDetails/queries.js';
 import { builder } from './builder.js';
 import { type Context, requireCaller, requireService } from './context.js';
-import { Order } from './order.js';
 
 const CommandResultRef = builder.objectRef<CommandResult>('CommandResult').implement({
   fields: (t) => ({

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CommandHandlers } from '../commands/index.js';
-import { RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
-import type { Caller } from '../domain/order/index.js';
+import { ForbiddenError, RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
+import { type Caller, isAdmin } from '../domain/order/index.js';
 import type { ChangeFeed, EventStore, ReadStore, ReceiptStore } from '../ports.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
@@ -46,4 +46,8 @@ export function requireService<K extends keyof Services>(context: Context, name:
   const service = context.services[name];
   if (!service) throw new RoleNotServedError(`this instance does not run the ${name === 'commands' ? 'command' : 'query'} role`);
   return service as NonNullable<Services[K]>;
+}
+
+export function requireAdmin(caller: Caller, what: string): void {
+  if (!isAdmin(caller)) throw new ForbiddenError(`only an admin may read ${what}`);
 }

@@ -2,7 +2,7 @@ import { valueFromASTUntyped } from 'graphql';
 import { historyPage, type HistoryEvent, type HistoryPage, orderHistory } from '../queries/orderHistory.js';
 import { builder } from './builder.js';
 import { requireCaller, requireService } from './context.js';
-import { PageInfo } from './readModels.js';
+import { PageInfo } from './shared.js';
 
 // Event data differs per event type and schema version; a union of payload types would have to grow
 // with every new event, so the audit trail carries it as plain JSON.

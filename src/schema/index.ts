@@ -1,11 +1,13 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
+import { readModels } from '../readModels/index.js';
 import { builder } from './builder.js';
-import './order.js';
 import './commands.js';
-import './queries.js';
-import './readModels.js';
 import './history.js';
+import './projectionStatus.js';
 import './subscriptions.js';
+
+// Each read model brings its own types and fields (src/readModels/<name>/schema.ts).
+await Promise.all(readModels.map((model) => model.schema()));
 
 export const schema = builder.toSchema();
 

@@ -4,13 +4,14 @@ import { RateLimitedError } from '../security/rateLimit.js';
 import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
 import { counted } from '../queries/counted.js';
 import { myOrderUpdates, type OrderUpdate, orderUpdates } from '../queries/orderUpdates.js';
-import { listOrders, MAX_PAGE } from '../projectors/queries.js';
+import { Order } from '../readModels/orderDetails/schema.js';
+import { listOrders, MAX_PAGE } from '../readModels/userOrders/queries.js';
 import { projectionStatusUpdates } from '../queries/projectionStatusUpdates.js';
-import { ProjectionStatusRef, readProjectionStatus } from './readModels.js';
+import { ProjectionStatusRef, readProjectionStatus } from './projectionStatus.js';
 import { builder } from './builder.js';
 import type { Caller } from '../domain/order/index.js';
 import { type Context, requireCaller, requireService } from './context.js';
-import { Freshness, Order } from './order.js';
+import { Freshness } from './shared.js';
 
 const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
   fields: (t) => ({

@@ -2,10 +2,10 @@
 // SDK, the instrumentations and the loader hook are imported on demand, so a service without
 // OTEL_EXPORTER_OTLP_ENDPOINT pays nothing per request.
 
-export interface Telemetry {
-  /** Exports what is still buffered, then stops. */
-  shutdown(): Promise<void>;
-}
+// A type-only import: erased at run time, so the SDK still loads only on demand.
+import type { Telemetry } from './sdk.js';
+
+export type { Telemetry };
 
 type Env = Record<string, string | undefined>;
 

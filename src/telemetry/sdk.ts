@@ -7,8 +7,12 @@ import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { installTracing } from './hooks.js';
-import type { Telemetry } from './index.js';
 import { pipelineTracing } from './pipeline.js';
+
+export interface Telemetry {
+  /** Exports what is still buffered, then stops. */
+  shutdown(): Promise<void>;
+}
 
 // Probes and scrapes are not part of any command.
 const unTraced = new Set(['/healthz', '/readyz', '/metrics']);

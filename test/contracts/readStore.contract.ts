@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ReadStore, VersionedDoc } from '../../src/ports.js';
-import type { IndexHelpers } from '../../src/infrastructure/readIndex.js';
+import { indexAdd } from '../readIndex.js';
 import { uniqueName } from '../services.js';
 
 /** Stores must be on a prefix of their own: the namespace tests switch and drop whole collections. */
 export interface ReadStoreUnderTest {
-  store: ReadStore & IndexHelpers;
+  store: ReadStore;
   cleanup(): Promise<void>;
 }
 
@@ -20,10 +20,10 @@ export function orderDoc(version: number, data: unknown = { note: `at v${version
   };
 }
 
-/** What every ReadStore (with the index helpers) must do; both adapters run it. */
+/** What every ReadStore must do; both adapters run it. */
 export function readStoreContract(name: string, make: () => Promise<ReadStoreUnderTest>): void {
   describe(`${name} read store`, () => {
-    let store: ReadStore & IndexHelpers;
+    let store: ReadStore;
     let cleanup: (() => Promise<void>) | undefined;
     let id: string;
 
@@ -172,12 +172,12 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
       let index: string;
 
       beforeEach(async () => {
-        index = uniqueName('orders-by-time');
-        await store.indexAdd(index, 'c', 30);
-        await store.indexAdd(index, 'a', 10);
-        await store.indexAdd(index, 'd', 40);
-        await store.indexAdd(index, 'b', 20);
-        await store.indexAdd(index, 'a', 35);
+        index = `${uniqueName('orders')}:by-time`;
+        await indexAdd(store, index, 'c', 30);
+        await indexAdd(store, index, 'a', 10);
+        await indexAdd(store, index, 'd', 40);
+        await indexAdd(store, index, 'b', 20);
+        await indexAdd(store, index, 'a', 35);
       });
 
       it('ranges members by ascending score', async () => {
@@ -209,8 +209,8 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
 
     describe('when members tie on score', () => {
       it('orders them by member', async () => {
-        const index = uniqueName('orders-by-status');
-        for (const member of ['m2', 'm3', 'm1']) await store.indexAdd(index, member, 1);
+        const index = `${uniqueName('orders')}:by-status`;
+        for (const member of ['m2', 'm3', 'm1']) await indexAdd(store, index, member, 1);
         expect(await store.indexRange(index)).toEqual(['m1', 'm2', 'm3']);
         expect(await store.indexRange(index, { reverse: true })).toEqual(['m3', 'm2', 'm1']);
       });
@@ -218,7 +218,7 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
 
     describe('when an index was never written', () => {
       it('ranges to nothing and counts zero', async () => {
-        const index = uniqueName('orders-by-time');
+        const index = `${uniqueName('orders')}:by-time`;
         expect(await store.indexRange(index)).toEqual([]);
         expect(await store.indexCount(index)).toBe(0);
       });
@@ -266,7 +266,7 @@ export function readStoreContract(name: string, make: () => Promise<ReadStoreUnd
     describe('when an index is ranged by score', () => {
       it('keeps to the bounds and gives the scores', async () => {
         const index = `${uniqueName('scored')}:all`;
-        for (const [member, score] of [['a', 1], ['b', 2], ['c', 3]] as const) await store.indexAdd(index, member, score);
+        for (const [member, score] of [['a', 1], ['b', 2], ['c', 3]] as const) await indexAdd(store, index, member, score);
         expect(await store.indexEntries(index, { reverse: true, maxScore: 2 })).toEqual([
           { member: 'b', score: 2 },
           { member: 'a', score: 1 },

@@ -13,8 +13,8 @@ import type { Caller, OrderItem } from '../../src/domain/order/index.js';
 import type { ArchiveProgress } from '../../src/infrastructure/postgres/archive.js';
 import { createEventStore, type PrismaEventStore } from '../../src/infrastructure/postgres/eventStore.js';
 import type { StoredEvent } from '../../src/ports.js';
-import { type OrderDoc, orderDetails } from '../../src/projectors/orderDetails.js';
-import { toProjected } from '../../src/projectors/runtime.js';
+import { type OrderDoc, orderDetails } from '../../src/readModels/orderDetails/projection.js';
+import { toProjected } from '../../src/readModels/projection.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 
 let db: TestDatabase;

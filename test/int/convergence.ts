@@ -1,14 +1,14 @@
 // The one check every pipeline test ends with: the read models equal what the event store implies.
 import { expect, vi } from 'vitest';
 import type { OrderStatus } from '../../src/domain/order/index.js';
-import type { EventStore, ReadStore, StoredEvent, VersionedDoc } from '../../src/ports.js';
-import { consumerOf, type DeadLetterStore } from '../../src/projectors/deadLetters.js';
-import { orderStats, revenueStatuses, statCounter } from '../../src/projectors/orderStats.js';
-import type { Projection } from '../../src/projectors/projection.js';
-import { orderStatuses } from '../../src/projectors/queries.js';
-import { projections } from '../../src/projectors/role.js';
-import { toProjected } from '../../src/projectors/runtime.js';
-import { orderIndex, type UserOrderDoc, userOrders } from '../../src/projectors/userOrders.js';
+import type { DeadLetterStore, EventStore, ReadStore, StoredEvent, VersionedDoc } from '../../src/ports.js';
+import { consumerOf, type Projection, toProjected } from '../../src/readModels/projection.js';
+import { orderStats, revenueStatuses } from '../../src/readModels/orderStats/projection.js';
+import { statCounter } from '../../src/readModels/orderStats/keys.js';
+import { orderStatuses } from '../../src/readModels/orderStats/queries.js';
+import { projections } from '../../src/readModels/index.js';
+import { orderIndex } from '../../src/readModels/userOrders/keys.js';
+import { type UserOrderDoc, userOrders } from '../../src/readModels/userOrders/projection.js';
 
 type Expected = Map<string, Omit<VersionedDoc, 'projectedAt'>>;
 

@@ -5,8 +5,8 @@ import { fold, type OrderEvent, upcast } from '../../src/domain/order/index.js';
 import { MemoryReadStore } from '../../src/infrastructure/embedded/memoryReadStore.js';
 import { createEventStore } from '../../src/infrastructure/postgres/eventStore.js';
 import type { EventStore, VersionedDoc } from '../../src/ports.js';
-import { orderDetails, type OrderDoc } from '../../src/projectors/orderDetails.js';
-import { toProjected } from '../../src/projectors/runtime.js';
+import { orderDetails, type OrderDoc } from '../../src/readModels/orderDetails/projection.js';
+import { toProjected } from '../../src/readModels/projection.js';
 import { orderAtVersion } from '../../src/queries/orderAtVersion.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 

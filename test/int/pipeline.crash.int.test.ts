@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { orderStats } from '../../src/projectors/orderStats.js';
+import { orderStats } from '../../src/readModels/orderStats/projection.js';
 import { expectConverged } from './convergence.js';
 import { openPipeline, type Pipeline, writeOrders } from './fixtures/pipeline.js';
 

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisReadStore } from '../../src/infrastructure/redis/redisReadStore.js';
 import { orderDoc, readStoreContract } from '../contracts/readStore.contract.js';
+import { indexAdd } from '../readIndex.js';
 import { uniqueName, urls } from '../services.js';
 
 const prefix = uniqueName('readstore');
@@ -52,10 +53,10 @@ describe('Redis read store', () => {
         const id = uniqueName('order');
         await store.compareAndSet('orders', id, 0, orderDoc(1, { layout: true }));
         await store.setCheckpoint('layout', 12n);
-        await store.indexAdd('layout', id, 1);
+        await indexAdd(store, 'layout:all', id, 1);
         expect(await redis.hgetall(`${prefix}:doc:orders:${id}`)).toMatchObject({ version: '1', data: '{"layout":true}' });
         expect(await redis.get(`${prefix}:checkpoint:layout`)).toBe('12');
-        expect(await redis.zscore(`${prefix}:index:layout`, id)).toBe('1');
+        expect(await redis.zscore(`${prefix}:index:layout:all`, id)).toBe('1');
       } finally {
         await store.close();
         await redis.quit();

@@ -16,7 +16,7 @@ import { MemoryReadStore } from '../../src/infrastructure/embedded/memoryReadSto
 import { startRelay } from '../../src/infrastructure/outboxRelay.js';
 import { openEventStore } from '../../src/infrastructure/postgres/open.js';
 import type { ChangeFeed, EventBus, EventStore, ReadStore } from '../../src/ports.js';
-import { projections } from '../../src/projectors/role.js';
+import { projections } from '../../src/readModels/index.js';
 import { startProjector } from '../../src/projectors/runtime.js';
 import { orderUpdates } from '../../src/queries/orderUpdates.js';
 import { installTracing, traced } from '../../src/telemetry/hooks.js';

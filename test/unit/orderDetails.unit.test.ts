@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { currentSchemaVersion, type OrderEvent } from '../../src/domain/order/index.js';
 import type { ChangeNotice, EventStore, ReadStore, StoredEvent, VersionedDoc } from '../../src/ports.js';
-import { type OrderDoc, orderDetails } from '../../src/projectors/orderDetails.js';
-import type { ProjectedEvent } from '../../src/projectors/projection.js';
+import { type OrderDoc, orderDetails } from '../../src/readModels/orderDetails/projection.js';
+import type { ProjectedEvent } from '../../src/readModels/projection.js';
 import { applyEvent, StrayMessageError } from '../../src/projectors/runtime.js';
 import { cancelled, confirmed, created, delivered, item, ORDER_ID, paid, shipped } from './given.js';
 

@@ -3,11 +3,13 @@ import { currentSchemaVersion, type OrderEvent } from '../../src/domain/order/in
 import { MemoryChangeFeed } from '../../src/infrastructure/embedded/memoryChangeFeed.js';
 import { MemoryReadStore } from '../../src/infrastructure/embedded/memoryReadStore.js';
 import type { EventStore, StoredEvent } from '../../src/ports.js';
-import { orderStats } from '../../src/projectors/orderStats.js';
-import type { Projection } from '../../src/projectors/projection.js';
-import { listOrders, orderStats as readStats } from '../../src/projectors/queries.js';
+import { orderStats } from '../../src/readModels/orderStats/projection.js';
+import type { Projection } from '../../src/readModels/projection.js';
+import { listOrders } from '../../src/readModels/userOrders/queries.js';
+import { orderStats as readStats } from '../../src/readModels/orderStats/queries.js';
 import { applyEvent } from '../../src/projectors/runtime.js';
-import { userOrders } from '../../src/projectors/userOrders.js';
+import { userOrders } from '../../src/readModels/userOrders/projection.js';
+import { indexAdd } from '../readIndex.js';
 import { cancelled, confirmed, created, item, paid, shipped } from './given.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 0);
@@ -104,7 +106,7 @@ describe('listOrders', () => {
       const readStore = new MemoryReadStore();
       const ids = Array.from({ length: 7 }, (_, i) => `o${i}`);
       for (const [i, id] of ids.entries()) {
-        await readStore.indexAdd('userOrder:all', id, i < 4 ? 1000 : 2000 + i);
+        await indexAdd(readStore, 'userOrder:all', id, i < 4 ? 1000 : 2000 + i);
         await readStore.compareAndSet('order', id, 0, { version: 1, eventAt: '', projectedAt: '', data: { id } });
       }
       const seen: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { slotGroupOf } from '../../src/infrastructure/readIndex.js';
+import { slotGroupOf } from '../../src/infrastructure/readStoreLayout.js';
 import { shardChannelOf, shardChannels, SHARD_CHANNELS } from '../../src/infrastructure/redis/connection.js';
 import { keySlot } from '../clusters.js';
 

@@ -1,4 +1,5 @@
-import { type DeadLetter, type DeadLetterStore, rejectedLetterId, type RejectedMessage } from '../../projectors/deadLetters.js';
+import type { DeadLetter, DeadLetterStore, RejectedMessage } from '../../ports.js';
+import { rejectedLetterId } from '../rejectedLetterId.js';
 
 /** The embedded twin of `PrismaDeadLetters`: kept for the life of the process, as the embedded read store is. */
 export class MemoryDeadLetters implements DeadLetterStore {

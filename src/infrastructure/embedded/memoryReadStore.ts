@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
-import { collectionOf, type IndexHelpers, ROOT_NAMESPACE } from '../readIndex.js';
+import { collectionOf, ROOT_NAMESPACE } from '../readStoreLayout.js';
 
 /** One namespace's data. Documents are kept as JSON text, as in Redis: callers get copies. */
 interface Space {
@@ -21,7 +21,7 @@ interface State {
 }
 
 /** The embedded twin of `RedisReadStore`, for one process. Atomic because nothing awaits mid-write. */
-export class MemoryReadStore implements ReadStore, IndexHelpers {
+export class MemoryReadStore implements ReadStore {
   readonly namespaces: ReadNamespaces;
   private readonly state: State;
   private readonly pinnedTo: string | undefined;
@@ -72,10 +72,6 @@ export class MemoryReadStore implements ReadStore, IndexHelpers {
       space.counters.set(collection, counters);
     }
     return true;
-  }
-
-  async indexAdd(index: string, member: string, score: number): Promise<void> {
-    indexOf(this.space(collectionOf(index)), index).set(member, score);
   }
 
   async indexRange(index: string, options: IndexRangeOptions = {}): Promise<string[]> {
@@ -140,6 +136,8 @@ export class MemoryReadStore implements ReadStore, IndexHelpers {
   private namespaceOps(): ReadNamespaces {
     const { state } = this;
     return {
+      // Nothing caches the active namespace here: a switch is seen by the next call.
+      activeCacheMs: 0,
       active: async (collection) => state.active.get(collection) ?? ROOT_NAMESPACE,
       create: async () => String(state.nextNamespace++),
       pinned: (ns) => new MemoryReadStore({ state, pinned: ns }),

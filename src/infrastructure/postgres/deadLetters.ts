@@ -1,5 +1,6 @@
 import type { DeadLetter as DeadLetterRow, PrismaClient } from '../../generated/prisma/client.js';
-import { type DeadLetter, type DeadLetterKind, type DeadLetterStore, rejectedLetterId, type RejectedMessage } from '../../projectors/deadLetters.js';
+import type { DeadLetter, DeadLetterKind, DeadLetterStore, RejectedMessage } from '../../ports.js';
+import { rejectedLetterId } from '../rejectedLetterId.js';
 
 /** Dead letters in the `dead_letters` table, through Prisma: the same on Postgres and PGlite. */
 export class PrismaDeadLetters implements DeadLetterStore {

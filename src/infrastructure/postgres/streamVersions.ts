@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
-import type { StreamVersions } from '../../projectors/reconcile.js';
+import type { StreamVersions } from '../../ports.js';
 
 /**
  * Cheap aggregate reads over `events` and `outbox` for the read side and the relay, kept out of the

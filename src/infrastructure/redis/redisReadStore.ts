@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
 import type { Counters, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
-import { ACTIVE_NAMESPACE_TTL_MS, collectionOf, type IndexHelpers, ROOT_NAMESPACE, slotGroupOf } from '../readIndex.js';
+import { collectionOf, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
 import { createHash } from 'node:crypto';
 import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
 import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
@@ -20,6 +20,8 @@ type ScriptedRedis = RedisClient & {
 const APPLY_GROUP_SHA = createHash('sha1').update(APPLY_GROUP).digest('hex');
 /** How long a cluster write waits for a replica to hold its effects before leaving them pending. */
 const REPLICA_WAIT_MS = 100;
+/** How long a process keeps using the active namespace it looked up: one read of it per collection per second, not per write. */
+const ACTIVE_NAMESPACE_CACHE_MS = 1000;
 /** A read completes effects left pending this long after their write: the writer is gone. */
 const ABANDONED_PENDING_MS = 2000;
 
@@ -56,7 +58,7 @@ export interface RedisReadStoreOptions {
  * namespace keys and the `seen` hash of each slot group sit in the collection's slot (`{<collection>}`),
  * the one hot slot every write of that collection touches (docs/operations.md, "Scaling out", measures it).
  */
-export class RedisReadStore implements ReadStore, IndexHelpers {
+export class RedisReadStore implements ReadStore {
   readonly namespaces: ReadNamespaces;
   private readonly redis: ScriptedRedis;
   private readonly cluster: boolean;
@@ -311,10 +313,6 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
     return [await this.redis.applyGroup(keys.length, ...keys, ...args), false] as const;
   }
 
-  async indexAdd(index: string, member: string, score: number): Promise<void> {
-    await this.redis.zadd(await this.indexKey(index), score, member);
-  }
-
   async indexRange(index: string, options: IndexRangeOptions = {}): Promise<string[]> {
     return (await this.indexEntries(index, options)).map((entry) => entry.member);
   }
@@ -413,6 +411,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   private namespaceOps(url: RedisTarget): ReadNamespaces {
     const root = this.prefix;
     return {
+      activeCacheMs: ACTIVE_NAMESPACE_CACHE_MS,
       active: async (collection) => (await this.redis.get(this.keys.active(collection))) ?? ROOT_NAMESPACE,
       create: async () => String(await this.redis.incr(`${root}:nsseq`)),
       pinned: (ns) => new RedisReadStore({ url, prefix: root }, { redis: this.redis, pinned: ns }),
@@ -445,7 +444,7 @@ export class RedisReadStore implements ReadStore, IndexHelpers {
   private async namespaceOf(collection: string): Promise<string> {
     if (this.pinnedTo !== undefined) return this.pinnedTo;
     const cached = this.activeCache.get(collection);
-    if (cached && Date.now() - cached.at < ACTIVE_NAMESPACE_TTL_MS) return cached.ns;
+    if (cached && Date.now() - cached.at < ACTIVE_NAMESPACE_CACHE_MS) return cached.ns;
     const ns = await this.namespaces.active(collection);
     this.activeCache.set(collection, { ns, at: Date.now() });
     return ns;

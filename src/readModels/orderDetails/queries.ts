@@ -1,9 +1,10 @@
-import { StaleReadError, ValidationError } from '../domain/errors.js';
-import { type Caller, isAdmin } from '../domain/order/index.js';
-import { metrics } from '../metrics.js';
-import type { ReadStore, VersionedDoc } from '../ports.js';
-import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
-import type { VersionWaiter } from './versionWaiter.js';
+import { StaleReadError, ValidationError } from '../../domain/errors.js';
+import { type Caller, isAdmin } from '../../domain/order/index.js';
+import { metrics } from '../../metrics.js';
+import type { ReadStore, VersionedDoc } from '../../ports.js';
+import type { VersionWaiter } from '../../queries/versionWaiter.js';
+import { orderDetailsCollection } from './keys.js';
+import type { OrderDoc } from './projection.js';
 
 export const readWait = { defaultMs: 5000, maxMs: 30_000 } as const;
 
@@ -28,7 +29,7 @@ export async function getOrder(
   options: { minVersion?: number | null; timeoutMs?: number | null } = {},
 ): Promise<VersionedDoc<OrderDoc> | null> {
   const read = async () => {
-    const doc = await deps.readStore.get<OrderDoc>(orderDetails.collection, id);
+    const doc = await deps.readStore.get<OrderDoc>(orderDetailsCollection, id);
     return doc && canSee(caller, doc) ? doc : null;
   };
   const { minVersion, timeoutMs } = options;
@@ -39,7 +40,7 @@ export async function getOrder(
     throw new ValidationError(`timeoutMs must be 0-${readWait.maxMs}`);
 
   let doc: VersionedDoc<OrderDoc> | null = null;
-  const reached = await deps.waiter.waitFor(`${orderDetails.collection}:${id}`, minVersion, timeout, async () => {
+  const reached = await deps.waiter.waitFor(`${orderDetailsCollection}:${id}`, minVersion, timeout, async () => {
     doc = await read();
     return doc !== null && doc.version >= minVersion;
   });

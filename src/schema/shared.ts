@@ -1,19 +1,10 @@
 import type { VersionedDoc } from '../ports.js';
-import type { OrderDoc, OrderItemDoc } from '../projectors/orderDetails.js';
 import { builder } from './builder.js';
+
+// What several read models' types share: a slice's schema.ts may import this file, the builder and the context.
 
 export const OrderStatus = builder.enumType('OrderStatus', {
   values: ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const,
-});
-
-export const OrderItem = builder.objectRef<OrderItemDoc>('OrderItem').implement({
-  fields: (t) => ({
-    sku: t.exposeString('sku'),
-    name: t.exposeString('name'),
-    quantity: t.exposeInt('quantity'),
-    unitPriceCents: t.exposeInt('unitPriceCents'),
-    lineTotalCents: t.exposeInt('lineTotalCents'),
-  }),
 });
 
 /** Any read document's freshness; ageMs is measured when the field is resolved. */
@@ -28,17 +19,9 @@ export const Freshness = builder.objectRef<Omit<VersionedDoc, 'data'>>('Freshnes
   }),
 });
 
-export const Order = builder.objectRef<VersionedDoc<OrderDoc>>('Order').implement({
+export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   fields: (t) => ({
-    id: t.id({ resolve: (o) => o.data.id }),
-    userId: t.id({ resolve: (o) => o.data.userId }),
-    status: t.field({ type: OrderStatus, resolve: (o) => o.data.status }),
-    items: t.field({ type: [OrderItem], resolve: (o) => o.data.items }),
-    totalCents: t.int({ resolve: (o) => o.data.totalCents }),
-    currency: t.string({ resolve: (o) => o.data.currency }),
-    createdAt: t.field({ type: 'DateTime', resolve: (o) => o.data.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (o) => o.data.updatedAt }),
-    version: t.exposeInt('version'),
-    freshness: t.field({ type: Freshness, resolve: (o) => o }),
+    hasNextPage: t.exposeBoolean('hasNextPage'),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
   }),
 });

@@ -1,11 +1,5 @@
-/**
- * A direct index write, outside any document write: for tools and tests. Projections change indexes
- * only through `ReadStore.apply`, so an index never disagrees with the document versions.
- */
-export interface IndexHelpers {
-  /** Adds `member` to `index` (`<collection>:<name>`), or moves it to `score` when it is already there. */
-  indexAdd(index: string, member: string, score: number): Promise<void>;
-}
+// How both read stores lay out names: which collection (and so which namespace) a name belongs to, and,
+// on a Redis Cluster, which slot an index shares.
 
 /** The collection an index or checkpoint name belongs to, and so its namespace. */
 export function collectionOf(name: string): string {
@@ -15,9 +9,6 @@ export function collectionOf(name: string): string {
 
 /** Namespace ids are positive integers, handed out by one counter; '' is the root. */
 export const ROOT_NAMESPACE = '';
-
-/** How long a process may keep serving a namespace after it was switched away (its cache of the active one). */
-export const ACTIVE_NAMESPACE_TTL_MS = 1000;
 
 /**
  * Which keys share a hash slot on a Redis Cluster, for an index `<collection>:<name>`: an owner's

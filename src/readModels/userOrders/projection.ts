@@ -1,7 +1,7 @@
-import type { OrderStatus } from '../domain/order/index.js';
-import { keyPart } from '../keys.js';
-import type { IndexChange } from '../ports.js';
-import type { Projection } from './projection.js';
+import type { OrderStatus } from '../../domain/order/index.js';
+import type { IndexChange } from '../../ports.js';
+import type { Projection } from '../projection.js';
+import { orderIndex, userOrdersCollection } from './keys.js';
 
 export interface UserOrderDoc {
   userId: string;
@@ -17,23 +17,12 @@ const statusAfter = {
   OrderCancelled: 'CANCELLED',
 } as const satisfies Record<string, OrderStatus>;
 
-/**
- * Index names, relative to the collection; `listOrders` reads them. A user id is a key segment through
- * `keyPart`: with it raw, a `sub` of "alice:status:CREATED" named alice's per-status index.
- */
-export const orderIndex = {
-  all: 'all',
-  byStatus: (status: OrderStatus) => `status:${status}`,
-  byUser: (userId: string) => `user:${keyPart(userId)}`,
-  byUserAndStatus: (userId: string, status: OrderStatus) => `user:${keyPart(userId)}:status:${status}`,
-};
-
 // Which orders exist, whose they are and in which status: sorted indexes newest first (scored by the
 // creation time) per user, per status, per user and status, and of all orders. The document is only the
 // little the indexes need to move an order from one status index to the next.
 export const userOrders: Projection<UserOrderDoc> = {
   name: 'userOrders',
-  collection: 'userOrder',
+  collection: userOrdersCollection,
   // 2: user ids encoded in index names. A store projected with an older layout is rebuilt at start.
   layout: 2,
   handles: ['OrderCreated', ...(Object.keys(statusAfter) as (keyof typeof statusAfter)[])],

@@ -1,16 +1,11 @@
-import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../domain/order/index.js';
-import type { Projection } from './projection.js';
+import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../../domain/order/index.js';
+import type { Projection } from '../projection.js';
+import { orderStatsCollection, statCounter } from './keys.js';
 
 export type OrderStatDoc = OrderState & { totalCents: number };
 
 /** Statuses whose order total counts as revenue. */
 export const revenueStatuses: readonly OrderStatus[] = ['PAID', 'SHIPPED', 'DELIVERED'];
-
-export const statCounter = {
-  orders: 'orders',
-  revenueCents: 'revenueCents',
-  status: (status: OrderStatus) => `status:${status}`,
-};
 
 const revenueOf = (doc: OrderStatDoc | null) => (doc && revenueStatuses.includes(doc.status) ? doc.totalCents : 0);
 
@@ -19,7 +14,7 @@ const revenueOf = (doc: OrderStatDoc | null) => (doc && revenueStatuses.includes
 // order's version check, so redelivery and concurrent projectors can neither miss nor double a delta.
 export const orderStats: Projection<OrderStatDoc> = {
   name: 'orderStats',
-  collection: 'orderStat',
+  collection: orderStatsCollection,
   handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
   evolve(doc, event) {
     const state = evolveOrder(doc, event)!;

@@ -1,12 +1,12 @@
-// Read-model queries for the GraphQL layer. Redis (the ReadStore) only: never the event store.
-import { ValidationError } from '../domain/errors.js';
-import type { OrderStatus } from '../domain/order/index.js';
-import type { ReadStore, VersionedDoc } from '../ports.js';
-import { orderDetails, type OrderDoc } from './orderDetails.js';
-import { orderStats as orderStatsProjection, statCounter } from './orderStats.js';
-import { orderIndex, userOrders } from './userOrders.js';
+// The order list: Redis (the ReadStore) only, never the event store. Pages come from this read model's
+// indexes; the orders on them are the order-details documents, so a page shows what `order(id)` shows.
+import { ValidationError } from '../../domain/errors.js';
+import type { OrderStatus } from '../../domain/order/index.js';
+import type { ReadStore, VersionedDoc } from '../../ports.js';
+import { orderDetailsCollection } from '../orderDetails/keys.js';
+import type { OrderDoc } from '../orderDetails/projection.js';
+import { orderIndex, userOrdersCollection } from './keys.js';
 
-export const orderStatuses: readonly OrderStatus[] = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
 export const MAX_PAGE = 100;
 
 export interface OrderPage {
@@ -43,7 +43,7 @@ export async function listOrders(
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new ValidationError(`first must be 0-${MAX_PAGE}`);
   const relative =
     userId === null ? (status ? orderIndex.byStatus(status) : orderIndex.all) : status ? orderIndex.byUserAndStatus(userId, status) : orderIndex.byUser(userId);
-  const index = `${userOrders.collection}:${relative}`;
+  const index = `${userOrdersCollection}:${relative}`;
   let offset = 0;
   let maxScore: number | undefined;
   if (after) {
@@ -58,30 +58,11 @@ export async function listOrders(
     readStore.indexCount(index),
   ]);
   const page = entries.slice(0, first);
-  const docs = await readStore.getMany<OrderDoc>(orderDetails.collection, page.map((entry) => entry.member));
+  const docs = await readStore.getMany<OrderDoc>(orderDetailsCollection, page.map((entry) => entry.member));
   // A second line behind the index names: a customer's page holds only documents that say they are theirs.
   const edges = page.flatMap((entry, i) => {
     const doc = docs[i];
     return doc && (userId === null || doc.data.userId === userId) ? [{ cursor: encodeCursor(entry), doc }] : [];
   });
   return { edges, hasNextPage: entries.length > first, endCursor: page.length ? encodeCursor(page.at(-1)!) : null, totalCount };
-}
-
-export interface OrderStatsAnswer {
-  totalOrders: number;
-  revenueCents: number;
-  byStatus: { status: OrderStatus; count: number }[];
-  /** `version` counts the events folded in; null before the first. */
-  freshness: { version: number; eventAt: string; projectedAt: string } | null;
-}
-
-/** Counts per status and revenue (totals of orders in PAID, SHIPPED or DELIVERED). */
-export async function orderStats(readStore: ReadStore): Promise<OrderStatsAnswer> {
-  const { values, events, eventAt, projectedAt } = await readStore.counters(orderStatsProjection.collection);
-  return {
-    totalOrders: values[statCounter.orders] ?? 0,
-    revenueCents: values[statCounter.revenueCents] ?? 0,
-    byStatus: orderStatuses.map((status) => ({ status, count: values[statCounter.status(status)] ?? 0 })),
-    freshness: eventAt && projectedAt ? { version: events, eventAt, projectedAt } : null,
-  };
 }

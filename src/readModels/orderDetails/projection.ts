@@ -1,5 +1,6 @@
-import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../domain/order/index.js';
-import type { Projection } from './projection.js';
+import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../../domain/order/index.js';
+import type { Projection } from '../projection.js';
+import { orderDetailsCollection } from './keys.js';
 
 export interface OrderItemDoc {
   sku: string;
@@ -30,7 +31,8 @@ function toState(doc: OrderDoc | null): OrderState | null {
 // view can never disagree with the write side about status or items; the view adds totals and times.
 export const orderDetails: Projection<OrderDoc> = {
   name: 'orderDetails',
-  collection: 'order',
+  collection: orderDetailsCollection,
+  recordsReceipts: true,
   handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
   evolve(doc, event) {
     const state = evolveOrder(toState(doc), event)!;
