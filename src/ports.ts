@@ -204,6 +204,57 @@ export interface IndexRangeOptions {
   maxScore?: number;
 }
 
+/** One document write of `DocumentStore.applyMany`. */
+export interface DocWrite<T> {
+  id: string;
+  expectedVersion: number;
+  doc: VersionedDoc<T>;
+  effects: WriteEffects;
+}
+
+// The read store is three ports, each what one kind of caller needs: documents (projections and
+// queries), indexes and counters (list and statistics queries), coordination (projector processes:
+// checkpoints, leases, status facts, namespaces). One adapter implements all three (`ReadStore`).
+
+/** Read-model documents, written only by compare-and-set on their version, together with their effects. */
+export interface DocumentStore {
+  get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
+  /** One entry per id, in the order asked: the document, or null where there is none. */
+  getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
+  /**
+   * Writes `doc` and its `effects` in one atomic step, only if the stored document's version is
+   * `expectedVersion` (0: no document yet) and, when `expectedEventId` is given, its last applied event
+   * is that one. Atomic across processes. Returns whether it wrote; a refused write changes nothing.
+   */
+  apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean>;
+  /** Many `apply` calls at once (a rebuild's flush), each its own atomic step; one outcome each, in order. Optional: callers fall back to `apply`. */
+  applyMany?<T>(collection: string, writes: readonly DocWrite<T>[]): Promise<boolean[]>;
+}
+
+/** What document writes changed besides documents: sorted indexes and counters, read only. */
+export interface IndexReader {
+  /** Members of an index (`<collection>:<index>`); ties in score order by member, as Redis sorted sets do. */
+  indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
+  indexEntries(index: string, options?: IndexRangeOptions): Promise<{ member: string; score: number }[]>;
+  indexCount(index: string): Promise<number>;
+  counters(collection: string): Promise<Counters>;
+}
+
+/** What projector processes share to work together: checkpoints, leases, status facts and namespaces. */
+export interface ReadCoordination {
+  getCheckpoint(name: string): Promise<bigint | null>;
+  /** Raises the checkpoint to `position`; never lowers it, as several projectors save at once. */
+  setCheckpoint(name: string, position: bigint): Promise<void>;
+  readonly namespaces: ReadNamespaces;
+  /** Takes or renews the lease `name` for `owner`; false while someone else holds it. */
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  leaseHolder(name: string): Promise<string | null>;
+  release(name: string, owner: string): Promise<void>;
+  /** Small shared facts (the event store's head, projector status), outside every namespace. */
+  setInfo(key: string, fields: Record<string, string>): Promise<void>;
+  getInfo(key: string): Promise<Record<string, string>>;
+}
+
 /**
  * Each collection lives in a namespace. Before its first rebuild that is the root ('').
  * A rebuild fills a fresh namespace beside the live one, then makes it active in one atomic step.
@@ -219,7 +270,7 @@ export interface ReadNamespaces {
   /** A namespace nobody has used yet. */
   create(): Promise<string>;
   /** A store bound to `ns` for every collection, whichever is active, and never held by a fence. */
-  pinned(ns: string): ReadStore;
+  pinned(ns: string): PinnedReadStore;
   /** Holds every unpinned write to the collection until `switchTo`, or for at most `ttlMs`. */
   fence(collection: string, ttlMs: number): Promise<void>;
   /** Makes `ns` the collection's active namespace and lifts its fence, in one step. */
@@ -228,44 +279,11 @@ export interface ReadNamespaces {
   drop(collection: string, ns: string): Promise<void>;
 }
 
-/** One document write of `ReadStore.applyMany`. */
-export interface DocWrite<T> {
-  id: string;
-  expectedVersion: number;
-  doc: VersionedDoc<T>;
-  effects: WriteEffects;
-}
+/** What a rebuild writes into its fresh namespace: documents and the checkpoint. */
+export type PinnedReadStore = DocumentStore & Pick<ReadCoordination, 'getCheckpoint' | 'setCheckpoint'>;
 
-export interface ReadStore {
-  get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
-  /** One entry per id, in the order asked: the document, or null where there is none. */
-  getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
-  /**
-   * Writes `doc` only if the stored document's version is `expectedVersion` (0: no document yet) and,
-   * when `expectedEventId` is given, its last applied event is that one. Atomic across processes.
-   * Returns whether it wrote.
-   */
-  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean>;
-  /** compareAndSet together with `effects`, all in one atomic step. */
-  apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean>;
-  /** Many `apply` calls at once (a rebuild's flush), each its own atomic step; one outcome each, in order. Optional: callers fall back to `apply`. */
-  applyMany?<T>(collection: string, writes: readonly DocWrite<T>[]): Promise<boolean[]>;
-  /** Members of an index (`<collection>:<index>`); ties in score order by member, as Redis sorted sets do. */
-  indexRange(index: string, options?: IndexRangeOptions): Promise<string[]>;
-  indexEntries(index: string, options?: IndexRangeOptions): Promise<{ member: string; score: number }[]>;
-  indexCount(index: string): Promise<number>;
-  counters(collection: string): Promise<Counters>;
-  getCheckpoint(name: string): Promise<bigint | null>;
-  /** Raises the checkpoint to `position`; never lowers it, as several projectors save at once. */
-  setCheckpoint(name: string, position: bigint): Promise<void>;
-  readonly namespaces: ReadNamespaces;
-  /** Takes or renews the lease `name` for `owner`; false while someone else holds it. */
-  lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  leaseHolder(name: string): Promise<string | null>;
-  release(name: string, owner: string): Promise<void>;
-  /** Small shared facts (the event store's head, projector status), outside every namespace. */
-  setInfo(key: string, fields: Record<string, string>): Promise<void>;
-  getInfo(key: string): Promise<Record<string, string>>;
+/** The whole read store, as its adapters (Redis, memory) implement it and the composition root holds it. */
+export interface ReadStore extends DocumentStore, IndexReader, ReadCoordination {
   ping(): Promise<void>;
   close(): Promise<void>;
 }

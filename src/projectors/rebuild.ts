@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { ChangeFeed, DeadLetterStore, DocWrite, EventStore, ReadStore, StoredEvent, StreamVersions, VersionedDoc } from '../ports.js';
+import type { ChangeFeed, DeadLetterStore, DocumentStore, DocWrite, EventStore, PinnedReadStore, ReadCoordination, StoredEvent, StreamVersions, VersionedDoc } from '../ports.js';
 import { completeMarker, consumerOf, type Projection, rebuildLease } from '../readModels/projection.js';
 import { reconcile } from './reconcile.js';
-import { applyEvents, foldEvent, ProjectionError, refold } from './runtime.js';
+import { type ApplyDeps, applyEvents, foldEvent, ProjectionError, refold } from './runtime.js';
 
 export interface RebuildDeps {
   store: EventStore;
-  readStore: ReadStore;
+  readStore: DocumentStore & ReadCoordination;
   versions: StreamVersions;
   deadLetters: DeadLetterStore;
   log: Logger;
@@ -40,6 +40,9 @@ const FENCE_MS = 30_000;
 // caught by a reconciliation since the rebuild started, with this much allowance for clock skew.
 const SKEW_MS = 60_000;
 
+/** Where a rebuild writes: its fresh namespace, with nobody to notify. */
+type Target = Omit<RebuildDeps, 'readStore'> & ApplyDeps & { readStore: PinnedReadStore };
+
 // A rebuild's documents are not readable until the switch, so nobody needs to hear about them.
 const silentFeed: ChangeFeed = { publish: async () => {}, subscribe: async () => async () => {}, close: async () => {} };
 
@@ -60,7 +63,7 @@ export async function rebuild(deps: RebuildDeps, projection: Projection<unknown>
   const { namespaces } = readStore;
   const startedAt = Date.now();
   const ns = await namespaces.create();
-  const target = { ...deps, readStore: namespaces.pinned(ns), feed: silentFeed };
+  const target: Target = { ...deps, readStore: namespaces.pinned(ns), feed: silentFeed };
   const progress: RebuildProgress = { projection: projection.name, events: 0, position: 0n, head: await deps.store.headPosition(), startedAt };
   let switched = false;
   const written = { ids: new Set<string>() as Written | null };
@@ -123,7 +126,7 @@ const MAX_REMEMBERED = 2_000_000;
  * reads the store, repairs or dead-letters exactly as a delivery would.
  */
 async function catchUp(
-  target: RebuildDeps & Parameters<typeof applyEvents>[0],
+  target: Target,
   projection: Projection<unknown>,
   progress: RebuildProgress,
   written: { ids: Written | null },
@@ -170,7 +173,7 @@ async function catchUp(
 }
 
 /** Opens the orders of a page not open yet: from the namespace when this rebuild wrote them, else empty. */
-async function openOrders(target: RebuildDeps, projection: Projection<unknown>, open: Map<string, Open>, page: StoredEvent[], written: { ids: Written | null }) {
+async function openOrders(target: Target, projection: Projection<unknown>, open: Map<string, Open>, page: StoredEvent[], written: { ids: Written | null }) {
   const toRead: string[] = [];
   for (const { streamId } of page) {
     if (open.has(streamId)) continue;
@@ -204,7 +207,7 @@ function foldInto(order: Open, projection: Projection<unknown>, event: StoredEve
 }
 
 /** Writes every open order that moved, in pipelines; then the gaps and poison events one by one. */
-async function flush(target: RebuildDeps & Parameters<typeof applyEvents>[0], projection: Projection<unknown>, open: Map<string, Open>, written: { ids: Written | null }) {
+async function flush(target: Target, projection: Projection<unknown>, open: Map<string, Open>, written: { ids: Written | null }) {
   const writes: DocWrite<unknown>[] = [];
   const at = new Date().toISOString();
   for (const [id, order] of open) {

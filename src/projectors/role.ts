@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChangeFeed, DeadLetterStore, EventBus, EventStore, ReadStore, ReceiptStore, StreamVersions } from '../ports.js';
+import type { ChangeFeed, DeadLetterStore, DocumentStore, EventBus, EventStore, ReadCoordination, ReceiptStore, StreamVersions } from '../ports.js';
 import { projections } from '../readModels/index.js';
 import { completeMarker, rebuildLease } from '../readModels/projection.js';
 import { rebuild } from './rebuild.js';
@@ -17,7 +17,7 @@ const SWEEP_OVERLAP_MS = 60_000;
 export interface ProjectorRoleDeps {
   bus: EventBus;
   store: EventStore;
-  readStore: ReadStore;
+  readStore: DocumentStore & ReadCoordination;
   feed: ChangeFeed;
   deadLetters: DeadLetterStore;
   versions: StreamVersions;

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import { currentSchemaVersion } from '../domain/order/index.js';
 import { metrics } from '../metrics.js';
-import type { BusMessage, BusSubscription, ChangeFeed, DeadLetterStore, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
+import type { BusMessage, BusSubscription, ChangeFeed, DeadLetterStore, DocumentStore, EventBus, EventStore, ReadCoordination, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { consumerOf, type Projection, toProjected } from '../readModels/projection.js';
 
 export interface ProjectorDeps {
   bus: EventBus;
   store: EventStore;
-  readStore: ReadStore;
+  readStore: DocumentStore & ReadCoordination;
   feed: ChangeFeed;
   deadLetters: DeadLetterStore;
   log: Logger;
@@ -26,7 +26,12 @@ export interface ProjectionHealth {
   failed: number;
 }
 
-export type ApplyDeps = Pick<ProjectorDeps, 'store' | 'readStore' | 'feed'>;
+/** What applying an event needs: the truth to repair from, the documents, and where to announce a write. */
+export interface ApplyDeps {
+  store: EventStore;
+  readStore: DocumentStore;
+  feed: ChangeFeed;
+}
 export type ApplyOutcome = 'applied' | 'duplicate' | 'repaired';
 
 /** The projection itself cannot apply this event (bad data, an unknown type): retrying will not help. */
@@ -118,9 +123,9 @@ export async function applyEvents<D>(deps: ApplyDeps, projection: Projection<D>,
 // Documents this process wrote last, per read store and collection, so the next event of a busy order
 // needs no read: at most this many orders each, the oldest forgotten first.
 const WRITTEN_DOCS = 5_000;
-const writtenByStore = new WeakMap<ReadStore, Map<string, Map<string, VersionedDoc<unknown>>>>();
+const writtenByStore = new WeakMap<DocumentStore, Map<string, Map<string, VersionedDoc<unknown>>>>();
 
-function writtenDocs(readStore: ReadStore, collection: string): Map<string, VersionedDoc<unknown>> {
+function writtenDocs(readStore: DocumentStore, collection: string): Map<string, VersionedDoc<unknown>> {
   let byCollection = writtenByStore.get(readStore);
   if (!byCollection) writtenByStore.set(readStore, (byCollection = new Map()));
   let docs = byCollection.get(collection);
@@ -128,7 +133,7 @@ function writtenDocs(readStore: ReadStore, collection: string): Map<string, Vers
   return docs;
 }
 
-function remember(readStore: ReadStore, collection: string, id: string, doc: VersionedDoc<unknown>): void {
+function remember(readStore: DocumentStore, collection: string, id: string, doc: VersionedDoc<unknown>): void {
   const docs = writtenDocs(readStore, collection);
   docs.delete(id); // re-inserted last: the map's order is the order of writes
   docs.set(id, doc);
@@ -161,9 +166,8 @@ export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: S
 async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent, expectedEventId?: string): Promise<'written' | 'lost'> {
   const at = current?.version ?? 0;
   const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
-  const ok = projection.effects
-    ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(current?.data ?? null, doc, id), expectedEventId)
-    : await deps.readStore.compareAndSet(projection.collection, id, at, written, expectedEventId);
+  const effects = projection.effects?.(current?.data ?? null, doc, id) ?? {};
+  const ok = await deps.readStore.apply(projection.collection, id, at, written, effects, expectedEventId);
   if (!ok) return 'lost';
   remember(deps.readStore, projection.collection, id, written);
   metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
@@ -292,7 +296,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
 }
 
 /** Keeps the highest applied position and saves it every `everyMs`: for status and lag, not correctness. */
-function checkpointSaver(readStore: ReadStore, name: string, everyMs: number, log: Logger) {
+function checkpointSaver(readStore: Pick<ReadCoordination, 'setCheckpoint'>, name: string, everyMs: number, log: Logger) {
   let highest = 0n;
   let saved = 0n;
   const save = async () => {

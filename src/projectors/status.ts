@@ -1,5 +1,5 @@
 import { metrics } from '../metrics.js';
-import type { DeadLetterStore, EventStore, ReadStore } from '../ports.js';
+import type { DeadLetterStore, EventStore, ReadCoordination } from '../ports.js';
 import { consumerOf, type Projection, rebuildLease } from '../readModels/projection.js';
 import type { ProjectionHealth } from './runtime.js';
 
@@ -17,7 +17,7 @@ export interface ProjectionStatus {
   deadLetters: number;
 }
 
-// Redis keys (ReadStore info) the projector role samples into, so status is read without Postgres.
+// Redis keys (read store info) the projector role samples into, so status is read without Postgres.
 const HEAD = 'head';
 const infoOf = (projection: Projection<unknown>) => `projection:${projection.name}`;
 /** A sample older than this means no projector process is running the projection. */
@@ -26,7 +26,7 @@ export const STALE_AFTER_MS = 5_000;
 const CATCHING_UP_AFTER_MS = 5_000;
 
 /** Writes the event store's head where `projectionStatus` reads it; any process with both stores may. */
-export async function sampleHead(store: EventStore, readStore: ReadStore): Promise<bigint> {
+export async function sampleHead(store: EventStore, readStore: Pick<ReadCoordination, 'setInfo'>): Promise<bigint> {
   const head = await store.headPosition();
   await readStore.setInfo(HEAD, { position: head.toString(), sampledAt: String(Date.now()) });
   return head;
@@ -34,7 +34,7 @@ export async function sampleHead(store: EventStore, readStore: ReadStore): Promi
 
 /** The projector role's periodic sample: head, lag, dead letters and health per projection, and the metrics. */
 export async function sampleProjections(
-  deps: { store: EventStore; readStore: ReadStore; deadLetters: DeadLetterStore },
+  deps: { store: EventStore; readStore: ReadCoordination; deadLetters: DeadLetterStore },
   projections: readonly { projection: Projection<unknown>; health: () => ProjectionHealth }[],
 ): Promise<void> {
   const head = await sampleHead(deps.store, deps.readStore);
@@ -60,7 +60,7 @@ export async function sampleProjections(
  * Every projection's state, from Redis only: the live checkpoint, the sampled head and lag, and whether
  * a rebuild holds its lease. Lag counts positions, which may skip numbers a rolled-back append took.
  */
-export async function projectionStatus(readStore: ReadStore, projections: readonly Projection<unknown>[]): Promise<ProjectionStatus[]> {
+export async function projectionStatus(readStore: ReadCoordination, projections: readonly Projection<unknown>[]): Promise<ProjectionStatus[]> {
   const headInfo = await readStore.getInfo(HEAD);
   const head = BigInt(headInfo.position ?? '0');
   const now = Date.now();

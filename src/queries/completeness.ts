@@ -1,5 +1,5 @@
 import { ServiceUnavailableError } from '../domain/errors.js';
-import type { ReadStore } from '../ports.js';
+import type { DocumentStore, ReadCoordination } from '../ports.js';
 import { completeMarker, type Projection } from '../readModels/projection.js';
 
 /**
@@ -12,7 +12,7 @@ import { completeMarker, type Projection } from '../readModels/projection.js';
  * "Lost" needs a memory of "complete": this process remembers having seen the marker. A deployment whose
  * read models were never complete (no projector has run yet) answers null for a missing order, as before.
  */
-export function withCompleteness(readStore: ReadStore, projections: readonly Projection<unknown>[]): ReadStore {
+export function withCompleteness<S extends DocumentStore & Pick<ReadCoordination, 'getInfo' | 'namespaces'>>(readStore: S, projections: readonly Projection<unknown>[]): S {
   const byCollection = new Map(projections.map((projection) => [projection.collection, projection]));
   const state = new Map<string, { seenComplete: boolean; lost: boolean }>();
   const marker = async (projection: Projection<unknown>) => Date.parse((await readStore.getInfo(completeMarker(projection))).at ?? '');
@@ -56,7 +56,7 @@ export function withCompleteness(readStore: ReadStore, projections: readonly Pro
     await entry.pending;
   };
 
-  const get: ReadStore['get'] = async (collection, id) => {
+  const get: DocumentStore['get'] = async (collection, id) => {
     const projection = byCollection.get(collection);
     if (projection && !state.get(collection)?.seenComplete) await learn(projection);
     const doc = await readStore.get(collection, id);

@@ -1,14 +1,14 @@
 import { snapshotSchemaVersion } from '../commands/handleCommand.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { type Caller, isAdmin, type OrderState } from '../domain/order/index.js';
-import type { EventStore, ReadStore, StoredEvent, VersionedDoc } from '../ports.js';
+import type { DocumentStore, EventStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projection.js';
 import { toProjected } from '../readModels/projection.js';
 
 export interface OrderAtVersionDeps {
   /** The event store, opened on first need (read only on a query-only instance). */
   events: () => Promise<EventStore>;
-  readStore: ReadStore;
+  readStore: DocumentStore;
 }
 
 /** The read document built from a snapshot's domain state, which keeps no times: the caller brings them. */

@@ -1,6 +1,6 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { Caller } from '../domain/order/index.js';
-import type { ChangeFeed, ChangeNotice, ReadStore, StoredEvent, VersionedDoc } from '../ports.js';
+import type { ChangeFeed, ChangeNotice, DocumentStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projection.js';
 import { canSee } from '../readModels/orderDetails/queries.js';
 import { toProjected } from '../readModels/projection.js';
@@ -21,7 +21,7 @@ export interface OrderUpdate {
 export type OrderHistory = (orderId: string, fromVersion: number, limit: number) => Promise<StoredEvent[]>;
 
 export interface OrderUpdatesDeps {
-  readStore: ReadStore;
+  readStore: DocumentStore;
   feed: ChangeFeed;
   history: OrderHistory;
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CommandHandlers } from '../commands/index.js';
 import { ForbiddenError, RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
 import { type Caller, isAdmin } from '../domain/order/index.js';
-import type { ChangeFeed, EventStore, ReadStore, ReceiptStore } from '../ports.js';
+import type { ChangeFeed, DocumentStore, EventStore, IndexReader, ReadCoordination, ReceiptStore } from '../ports.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
 import type { SubscriptionQuota } from '../security/subscriptionQuota.js';
@@ -14,7 +14,8 @@ export interface Services {
   receipts: ReceiptStore | null;
   log: Logger;
   reads: {
-    readStore: ReadStore;
+    /** Documents and indexes for reads; coordination for projection status (read only). */
+    readStore: DocumentStore & IndexReader & ReadCoordination;
     feed: ChangeFeed;
     waiter: VersionWaiter;
     history: OrderHistory;

@@ -47,7 +47,7 @@ async function givenAnOrder(snapshot: { version: number; schemaVersion: number }
   let data: OrderDoc | null = null;
   for (const event of stored) data = orderDetails.evolve(data, toProjected(event));
   const doc: VersionedDoc<OrderDoc> = { version: 5, eventAt: stored[4]!.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: data! };
-  await readStore.compareAndSet(orderDetails.collection, id, 0, doc);
+  await readStore.apply(orderDetails.collection, id, 0, doc, {});
   // Which versions each read of the stream started from.
   const reads: number[] = [];
   const watched: EventStore = Object.assign(Object.create(store) as EventStore, {

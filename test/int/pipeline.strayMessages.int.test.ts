@@ -126,7 +126,7 @@ describe('when a document disagrees with the event store about an event it appli
 
     // Same version, another event's effect: what a version-only comparison can never see.
     const wrong = { ...good, eventId: randomUUID(), data: { ...good.data, items: good.data.items.slice(0, 1) } };
-    expect(await p.readStore.compareAndSet(orderDetails.collection, orderId, 2, wrong)).toBe(true);
+    expect(await p.readStore.apply(orderDetails.collection, orderId, 2, wrong, {})).toBe(true);
     const result = await reconcileNow();
     expect(result.compared).toBeGreaterThan(0);
     expect(result.diverged).toBeGreaterThanOrEqual(1);

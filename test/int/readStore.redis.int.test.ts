@@ -31,10 +31,10 @@ describe('Redis read store', () => {
       const stores = await Promise.all(Array.from({ length: 5 }, connectedStore));
       try {
         const id = uniqueName('order');
-        await stores[0]!.compareAndSet('orders', id, 0, orderDoc(1));
+        await stores[0]!.apply('orders', id, 0, orderDoc(1), {});
         const results = await Promise.all(
           stores.flatMap((store, s) =>
-            Array.from({ length: 10 }, (_, i) => store.compareAndSet('orders', id, 1, orderDoc(2, { writer: s * 10 + i }))),
+            Array.from({ length: 10 }, (_, i) => store.apply('orders', id, 1, orderDoc(2, { writer: s * 10 + i }), {})),
           ),
         );
         expect(results.filter(Boolean)).toHaveLength(1);
@@ -51,7 +51,7 @@ describe('Redis read store', () => {
       const redis = rawRedis();
       try {
         const id = uniqueName('order');
-        await store.compareAndSet('orders', id, 0, orderDoc(1, { layout: true }));
+        await store.apply('orders', id, 0, orderDoc(1, { layout: true }), {});
         await store.setCheckpoint('layout', 12n);
         await indexAdd(store, 'layout:all', id, 1);
         expect(await redis.hgetall(`${prefix}:doc:orders:${id}`)).toMatchObject({ version: '1', data: '{"layout":true}' });

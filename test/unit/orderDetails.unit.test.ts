@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { currentSchemaVersion, type OrderEvent } from '../../src/domain/order/index.js';
-import type { ChangeNotice, EventStore, ReadStore, StoredEvent, VersionedDoc } from '../../src/ports.js';
+import type { ChangeNotice, DocumentStore, EventStore, StoredEvent, VersionedDoc, WriteEffects } from '../../src/ports.js';
 import { type OrderDoc, orderDetails } from '../../src/readModels/orderDetails/projection.js';
 import type { ProjectedEvent } from '../../src/readModels/projection.js';
 import { applyEvent, StrayMessageError } from '../../src/projectors/runtime.js';
@@ -216,15 +216,15 @@ function fakes(history: StoredEvent[] = []) {
   const writes: { id: string; expectedVersion: number; version: number }[] = [];
   const notices: ChangeNotice[] = [];
   let gets = 0;
-  /** Runs once, just before the next compareAndSet: to simulate another projector winning a race. */
+  /** Runs once, just before the next write: to simulate another projector winning a race. */
   let beforeNextWrite: (() => void) | undefined;
 
-  const readStore: Pick<ReadStore, 'get' | 'compareAndSet'> = {
+  const readStore: Pick<DocumentStore, 'get' | 'apply'> = {
     async get<T>(collection: string, id: string) {
       gets++;
       return (docs.get(key(collection, id)) ?? null) as VersionedDoc<T> | null;
     },
-    async compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string) {
+    async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, _effects: WriteEffects, expectedEventId?: string) {
       const hook = beforeNextWrite;
       beforeNextWrite = undefined;
       hook?.();
@@ -248,7 +248,7 @@ function fakes(history: StoredEvent[] = []) {
   };
 
   return {
-    deps: { readStore: readStore as ReadStore, store: store as EventStore, feed: feed as never },
+    deps: { readStore: readStore as DocumentStore, store: store as EventStore, feed: feed as never },
     doc: () => docs.get(key('order', ORDER_ID)) as VersionedDoc<OrderDoc> | undefined,
     seed: (doc: VersionedDoc<OrderDoc>) => docs.set(key('order', ORDER_ID), structuredClone(doc)),
     reads,

@@ -107,7 +107,7 @@ describe('listOrders', () => {
       const ids = Array.from({ length: 7 }, (_, i) => `o${i}`);
       for (const [i, id] of ids.entries()) {
         await indexAdd(readStore, 'userOrder:all', id, i < 4 ? 1000 : 2000 + i);
-        await readStore.compareAndSet('order', id, 0, { version: 1, eventAt: '', projectedAt: '', data: { id } });
+        await readStore.apply('order', id, 0, { version: 1, eventAt: '', projectedAt: '', data: { id } }, {});
       }
       const seen: string[] = [];
       let after: string | null = null;

@@ -41,10 +41,6 @@ export class MemoryReadStore implements ReadStore {
     return Promise.all(ids.map((id) => this.get<T>(collection, id)));
   }
 
-  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean> {
-    return this.apply(collection, id, expectedVersion, doc, {}, expectedEventId);
-  }
-
   async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {
     if (this.pinnedTo === undefined && this.fenced(collection)) {
       await sleep(10); // as the Redis store does: the caller reads again and retries

@@ -123,10 +123,6 @@ export class RedisReadStore implements ReadStore {
     });
   }
 
-  compareAndSet<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, expectedEventId?: string): Promise<boolean> {
-    return this.apply(collection, id, expectedVersion, doc, {}, expectedEventId);
-  }
-
   async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {
     const ns = await this.namespaceOf(collection);
     const result = this.cluster

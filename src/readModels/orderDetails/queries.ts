@@ -1,7 +1,7 @@
 import { StaleReadError, ValidationError } from '../../domain/errors.js';
 import { type Caller, isAdmin } from '../../domain/order/index.js';
 import { metrics } from '../../metrics.js';
-import type { ReadStore, VersionedDoc } from '../../ports.js';
+import type { DocumentStore, VersionedDoc } from '../../ports.js';
 import type { VersionWaiter } from '../../queries/versionWaiter.js';
 import { orderDetailsCollection } from './keys.js';
 import type { OrderDoc } from './projection.js';
@@ -9,7 +9,7 @@ import type { OrderDoc } from './projection.js';
 export const readWait = { defaultMs: 5000, maxMs: 30_000 } as const;
 
 export interface OrderQueryDeps {
-  readStore: ReadStore;
+  readStore: DocumentStore;
   waiter: VersionWaiter;
 }
 

@@ -1,5 +1,5 @@
 import type { OrderStatus } from '../../domain/order/index.js';
-import type { ReadStore } from '../../ports.js';
+import type { IndexReader } from '../../ports.js';
 import { orderStatsCollection, statCounter } from './keys.js';
 
 export const orderStatuses: readonly OrderStatus[] = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
@@ -13,7 +13,7 @@ export interface OrderStatsAnswer {
 }
 
 /** Counts per status and revenue (totals of orders in PAID, SHIPPED or DELIVERED). */
-export async function orderStats(readStore: ReadStore): Promise<OrderStatsAnswer> {
+export async function orderStats(readStore: IndexReader): Promise<OrderStatsAnswer> {
   const { values, events, eventAt, projectedAt } = await readStore.counters(orderStatsCollection);
   return {
     totalOrders: values[statCounter.orders] ?? 0,

@@ -1,8 +1,8 @@
-// The order list: Redis (the ReadStore) only, never the event store. Pages come from this read model's
+// The order list: the read store only, never the event store. Pages come from this read model's
 // indexes; the orders on them are the order-details documents, so a page shows what `order(id)` shows.
 import { ValidationError } from '../../domain/errors.js';
 import type { OrderStatus } from '../../domain/order/index.js';
-import type { ReadStore, VersionedDoc } from '../../ports.js';
+import type { DocumentStore, IndexReader, VersionedDoc } from '../../ports.js';
 import { orderDetailsCollection } from '../orderDetails/keys.js';
 import type { OrderDoc } from '../orderDetails/projection.js';
 import { orderIndex, userOrdersCollection } from './keys.js';
@@ -37,7 +37,7 @@ function decodeCursor(cursor: string): Position {
  * shown half-made; `totalCount` counts the index.
  */
 export async function listOrders(
-  readStore: ReadStore,
+  readStore: DocumentStore & IndexReader,
   { userId, status, first = 20, after }: { userId: string | null; status?: OrderStatus | null; first?: number; after?: string | null },
 ): Promise<OrderPage> {
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new ValidationError(`first must be 0-${MAX_PAGE}`);
