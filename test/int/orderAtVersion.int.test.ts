@@ -7,7 +7,7 @@ import { createEventStore } from '../../src/infrastructure/postgres/eventStore.j
 import type { EventStore, VersionedDoc } from '../../src/ports.js';
 import { orderDetails, type OrderDoc } from '../../src/readModels/orderDetails/projection.js';
 import { toProjected } from '../../src/readModels/projection.js';
-import { orderAtVersion } from '../../src/queries/orderAtVersion.js';
+import { orderAtVersion } from '../../src/readModels/orderDetails/atVersion.js';
 import { createTestDatabase, type TestDatabase } from '../db.js';
 
 const owner = { userId: 'owner', roles: [] as string[] };

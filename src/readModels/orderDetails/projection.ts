@@ -27,6 +27,13 @@ function toState(doc: OrderDoc | null): OrderState | null {
   return { id: doc.id, userId: doc.userId, status: doc.status, currency: doc.currency, items };
 }
 
+/** The read document of a domain state, which keeps no times: the caller brings them. */
+export function toDoc(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
+  const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
+  const { id, userId, status, currency } = state;
+  return { id, userId, status, currency, items, totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0), createdAt, updatedAt };
+}
+
 // The order as clients read it. The domain fold decides what each event does to the order, so the
 // view can never disagree with the write side about status or items; the view adds totals and times.
 export const orderDetails: Projection<OrderDoc> = {
@@ -35,19 +42,8 @@ export const orderDetails: Projection<OrderDoc> = {
   recordsReceipts: true,
   handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
   evolve(doc, event) {
-    const state = evolveOrder(toState(doc), event)!;
-    const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
     const at = event.committedAt.toISOString();
-    return {
-      id: state.id,
-      userId: state.userId,
-      status: state.status,
-      currency: state.currency,
-      items,
-      totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0),
-      createdAt: doc?.createdAt ?? at,
-      updatedAt: at,
-    };
+    return toDoc(evolveOrder(toState(doc), event)!, doc?.createdAt ?? at, at);
   },
   ownerOf: (doc) => doc.userId,
 };

@@ -1,9 +1,9 @@
 import { ValidationError } from '../../domain/errors.js';
 import type { VersionedDoc } from '../../ports.js';
-import { orderAtVersion } from '../../queries/orderAtVersion.js';
 import { builder } from '../../schema/builder.js';
 import { requireCaller, requireService } from '../../schema/context.js';
 import { Freshness, OrderStatus } from '../../schema/shared.js';
+import { orderAtVersion } from './atVersion.js';
 import type { OrderDoc, OrderItemDoc } from './projection.js';
 import { getOrder } from './queries.js';
 

@@ -1,20 +1,16 @@
-import { snapshotSchemaVersion } from '../commands/handleCommand.js';
-import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { type Caller, isAdmin, type OrderState } from '../domain/order/index.js';
-import type { DocumentStore, EventStore, StoredEvent, VersionedDoc } from '../ports.js';
-import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projection.js';
-import { toProjected } from '../readModels/projection.js';
+// The order at a past version: folded from the event store (the truth) with this read model's evolve.
+import { snapshotSchemaVersion } from '../../commands/handleCommand.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { type Caller, isAdmin, type OrderState } from '../../domain/order/index.js';
+import type { DocumentStore, EventStore, StoredEvent, VersionedDoc } from '../../ports.js';
+import { toProjected } from '../projection.js';
+import { orderDetailsCollection } from './keys.js';
+import { orderDetails, type OrderDoc, toDoc } from './projection.js';
 
 export interface OrderAtVersionDeps {
   /** The event store, opened on first need (read only on a query-only instance). */
   events: () => Promise<EventStore>;
   readStore: DocumentStore;
-}
-
-/** The read document built from a snapshot's domain state, which keeps no times: the caller brings them. */
-function fromSnapshot(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
-  const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
-  return { ...state, items, totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0), createdAt, updatedAt };
 }
 
 /**
@@ -25,12 +21,12 @@ function fromSnapshot(state: OrderState, createdAt: string, updatedAt: string): 
 async function startingPoint(deps: OrderAtVersionDeps, store: EventStore, id: string, atVersion: number) {
   const snapshot = await store.readSnapshot(id);
   if (!snapshot || snapshot.schemaVersion !== snapshotSchemaVersion || snapshot.version > atVersion) return null;
-  const current = await deps.readStore.get<OrderDoc>(orderDetails.collection, id);
+  const current = await deps.readStore.get<OrderDoc>(orderDetailsCollection, id);
   if (!current) return null;
   // From the snapshot's own event on: its commit time is the updatedAt of the snapshot's state.
   const events = await store.readStream(id, snapshot.version);
   if (events[0]?.version !== snapshot.version) return null;
-  const data = fromSnapshot(snapshot.state as OrderState, current.data.createdAt, events[0].committedAt.toISOString());
+  const data = toDoc(snapshot.state as OrderState, current.data.createdAt, events[0].committedAt.toISOString());
   return { data, event: events[0], later: events.slice(1) };
 }
 
