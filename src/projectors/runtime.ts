@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { KeyedQueue } from '../keyedQueue.js';
 import { metrics } from '../metrics.js';
 import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { consumerOf, type DeadLetterStore } from './deadLetters.js';
@@ -202,7 +203,8 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
   const log = deps.log.child({ projection: projection.name });
   const consumer = consumerOf(projection.name);
   const checkpoint = checkpointSaver(deps.readStore, projection.collection, deps.checkpointEveryMs ?? 250, log);
-  const tails = new Map<string, Promise<void>>();
+  // Chained per order: concurrent handlers on one order would only race into gap repairs.
+  const perOrder = new KeyedQueue();
   let health: ProjectionHealth = { handled: 0, failed: 0 };
 
   const reject = async (event: StoredEvent, reason: string, deliveries: number) => {
@@ -264,15 +266,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
 
   const subscription = await deps.bus.subscribe(
     consumer,
-    (message) => {
-      // Chained per order: concurrent handlers on one order would only race into gap repairs.
-      const id = message.event.streamId;
-      const run = (tails.get(id) ?? Promise.resolve()).then(() => handle(message));
-      const tail = run.catch(() => {});
-      tails.set(id, tail);
-      void tail.then(() => tails.get(id) === tail && tails.delete(id));
-      return run;
-    },
+    (message) => perOrder.run(message.event.streamId, () => handle(message)),
     {
       concurrency: deps.concurrency,
       // Not JSON, or no envelope our relay writes: parked at once with its reason, visible in the status.

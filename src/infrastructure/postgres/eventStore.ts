@@ -2,8 +2,10 @@
 // connection (pg's pool or PGlite, under both Prisma and the hot statements in sql.ts) and the way
 // NOTIFY reaches us differ.
 import type { PGlite } from '@electric-sql/pglite';
+import PQueue from 'p-queue';
 import pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { KeyedQueue } from '../../keyedQueue.js';
 import {
   type AppendResult,
   type EventMetadata,
@@ -467,27 +469,27 @@ export async function publishInOrder(
 ): Promise<{ published: bigint[]; failures: { event: StoredEvent; error: unknown }[] }> {
   const published: bigint[] = [];
   const failures: { event: StoredEvent; error: unknown }[] = [];
-  const streamTails = new Map<string, Promise<boolean>>();
-  const running = new Set<Promise<boolean>>();
+  const failedStreams = new Set<string>();
+  const perStream = new KeyedQueue();
+  const onTheWire = new PQueue({ concurrency: Math.max(1, inFlight) });
   for (const event of events) {
-    while (running.size >= Math.max(1, inFlight)) await Promise.race(running);
     if (failures.length >= MAX_FAILURES_PER_BATCH) break;
-    const task = (streamTails.get(event.streamId) ?? Promise.resolve(true)).then(async (previousAcked) => {
-      if (!previousAcked || failures.length >= MAX_FAILURES_PER_BATCH) return false;
-      try {
-        await publish(event);
-        published.push(event.position);
-        return true;
-      } catch (error) {
-        failures.push({ event, error });
-        return false;
-      }
-    });
-    streamTails.set(event.streamId, task);
-    running.add(task);
-    void task.then(() => running.delete(task));
+    void onTheWire.add(() =>
+      perStream.run(event.streamId, async () => {
+        if (failedStreams.has(event.streamId) || failures.length >= MAX_FAILURES_PER_BATCH) return;
+        try {
+          await publish(event);
+          published.push(event.position);
+        } catch (error) {
+          failures.push({ event, error });
+          failedStreams.add(event.streamId);
+        }
+      }),
+    );
+    // The next event is taken only once this one has a slot.
+    await onTheWire.onSizeLessThan(1);
   }
-  await Promise.all(running);
+  await onTheWire.onIdle();
   published.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   failures.sort((a, b) => (a.event.position < b.event.position ? -1 : 1));
   return { published, failures };
