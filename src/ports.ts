@@ -289,8 +289,9 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
-export type CommandStage = 'ACCEPTED' | 'APPENDED' | 'PUBLISHED' | 'PROJECTED';
-export const commandStages: readonly CommandStage[] = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'];
+/** The stages of a command's receipt, in the order a command reaches them. */
+export const commandStages = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'] as const;
+export type CommandStage = (typeof commandStages)[number];
 
 /** What became of one command, stage by stage; stages are written by different processes in any order. */
 export interface Receipt {

@@ -1,4 +1,4 @@
-import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../domain/order/index.js';
+import { evolve as evolveOrder, lineTotalCents, orderEventTypes, orderTotalCents, type OrderState, type OrderStatus } from '../domain/order/index.js';
 import type { Projection } from './projection.js';
 
 export interface OrderItemDoc {
@@ -26,26 +26,22 @@ function toState(doc: OrderDoc | null): OrderState | null {
   return { id: doc.id, userId: doc.userId, status: doc.status, currency: doc.currency, items };
 }
 
+/** The read document of an order's domain state, which keeps no times: the caller brings them. */
+export function toDoc(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
+  const items = state.items.map((item) => ({ ...item, lineTotalCents: lineTotalCents(item) }));
+  const { id, userId, status, currency } = state;
+  return { id, userId, status, currency, items, totalCents: orderTotalCents(state.items), createdAt, updatedAt };
+}
+
 // The order as clients read it. The domain fold decides what each event does to the order, so the
 // view can never disagree with the write side about status or items; the view adds totals and times.
 export const orderDetails: Projection<OrderDoc> = {
   name: 'orderDetails',
   collection: 'order',
-  handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
+  handles: orderEventTypes,
   evolve(doc, event) {
-    const state = evolveOrder(toState(doc), event)!;
-    const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
     const at = event.committedAt.toISOString();
-    return {
-      id: state.id,
-      userId: state.userId,
-      status: state.status,
-      currency: state.currency,
-      items,
-      totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0),
-      createdAt: doc?.createdAt ?? at,
-      updatedAt: at,
-    };
+    return toDoc(evolveOrder(toState(doc), event)!, doc?.createdAt ?? at, at);
   },
   ownerOf: (doc) => doc.userId,
 };

@@ -1,12 +1,11 @@
 // Read-model queries for the GraphQL layer. Redis (the ReadStore) only: never the event store.
 import { ValidationError } from '../domain/errors.js';
-import type { OrderStatus } from '../domain/order/index.js';
+import { type OrderStatus, orderStatuses } from '../domain/order/index.js';
 import type { ReadStore, VersionedDoc } from '../ports.js';
 import { orderDetails, type OrderDoc } from './orderDetails.js';
 import { orderStats as orderStatsProjection, statCounter } from './orderStats.js';
 import { orderIndex, userOrders } from './userOrders.js';
 
-export const orderStatuses: readonly OrderStatus[] = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
 export const MAX_PAGE = 100;
 
 export interface OrderPage {

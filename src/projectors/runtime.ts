@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { currentSchemaVersion, upcast } from '../domain/order/index.js';
+import { isOrderEventType, upcast } from '../domain/order/index.js';
 import { KeyedQueue } from '../keyedQueue.js';
 import { metrics } from '../metrics.js';
 import type { BusMessage, BusSubscription, ChangeFeed, EventBus, EventStore, ReadStore, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
@@ -45,7 +45,6 @@ export class StrayMessageError extends Error {
   }
 }
 
-const isKnownType = (type: string) => Object.hasOwn(currentSchemaVersion, type);
 
 /** Whether the event store holds this very event (same id at the same version). One indexed read. */
 export async function confirmedByStore(store: EventStore, event: StoredEvent): Promise<boolean> {
@@ -152,7 +151,7 @@ function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[
 /** One event into a document (an event the projection does not handle leaves it as it is); ProjectionError when it cannot. */
 export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: StoredEvent): D | null {
   // Not even skipped: an event of the store this code cannot read must stop the order here, honestly.
-  if (!isKnownType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
+  if (!isOrderEventType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
   if (!projection.handles.includes(stored.type as never)) return doc;
   try {
     return projection.evolve(doc, toProjected(stored));
@@ -217,7 +216,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
     const { event } = message;
     try {
       // A type the domain does not know is only believed when the store holds the event (newer code wrote it).
-      if (!isKnownType(event.type) && !(await confirmedByStore(deps.store, event)))
+      if (!isOrderEventType(event.type) && !(await confirmedByStore(deps.store, event)))
         throw new StrayMessageError(event, `unknown event type ${event.type}, and the event store does not hold it`);
       const outcome = await applyEvent(deps, projection, event);
       metrics.projectorEvents.inc({ projection: projection.name, outcome });

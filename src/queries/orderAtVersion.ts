@@ -2,19 +2,13 @@ import { snapshotSchemaVersion } from '../commands/handleCommand.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { type Caller, isAdmin, type OrderState } from '../domain/order/index.js';
 import type { EventStore, ReadStore, StoredEvent, VersionedDoc } from '../ports.js';
-import { orderDetails, type OrderDoc } from '../projectors/orderDetails.js';
+import { orderDetails, type OrderDoc, toDoc } from '../projectors/orderDetails.js';
 import { toProjected } from '../projectors/runtime.js';
 
 export interface OrderAtVersionDeps {
   /** The event store, opened on first need (read only on a query-only instance). */
   events: () => Promise<EventStore>;
   readStore: ReadStore;
-}
-
-/** The read document built from a snapshot's domain state, which keeps no times: the caller brings them. */
-function fromSnapshot(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
-  const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
-  return { ...state, items, totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0), createdAt, updatedAt };
 }
 
 /**
@@ -30,7 +24,7 @@ async function startingPoint(deps: OrderAtVersionDeps, store: EventStore, id: st
   // From the snapshot's own event on: its commit time is the updatedAt of the snapshot's state.
   const events = await store.readStream(id, snapshot.version);
   if (events[0]?.version !== snapshot.version) return null;
-  const data = fromSnapshot(snapshot.state as OrderState, current.data.createdAt, events[0].committedAt.toISOString());
+  const data = toDoc(snapshot.state as OrderState, current.data.createdAt, events[0].committedAt.toISOString());
   return { data, event: events[0], later: events.slice(1) };
 }
 

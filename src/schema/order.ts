@@ -1,9 +1,10 @@
+import { orderStatuses } from '../domain/order/index.js';
 import type { VersionedDoc } from '../ports.js';
 import type { OrderDoc, OrderItemDoc } from '../projectors/orderDetails.js';
 import { builder } from './builder.js';
 
 export const OrderStatus = builder.enumType('OrderStatus', {
-  values: ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const,
+  values: orderStatuses,
 });
 
 export const OrderItem = builder.objectRef<OrderItemDoc>('OrderItem').implement({

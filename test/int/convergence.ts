@@ -5,7 +5,7 @@ import type { EventStore, ReadStore, StoredEvent, VersionedDoc } from '../../src
 import { consumerOf, type DeadLetterStore } from '../../src/projectors/deadLetters.js';
 import { orderStats, revenueStatuses, statCounter } from '../../src/projectors/orderStats.js';
 import type { Projection } from '../../src/projectors/projection.js';
-import { orderStatuses } from '../../src/projectors/queries.js';
+import { orderStatuses } from '../../src/domain/order/index.js';
 import { projections } from '../../src/projectors/role.js';
 import { toProjected } from '../../src/projectors/runtime.js';
 import { orderIndex, type UserOrderDoc, userOrders } from '../../src/projectors/userOrders.js';
