@@ -245,14 +245,6 @@ export class JetStreamBus implements EventBus {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     await this.nc.drain();
   }
-
-  async purgeStream(): Promise<void> {
-    await this.jsm.streams.purge(this.options.stream);
-  }
-
-  async deleteStream(): Promise<void> {
-    await this.jsm.streams.delete(this.options.stream);
-  }
 }
 
 async function handle(m: JsMsg, handler: (message: BusMessage) => Promise<void>, subjectPrefix: string, onInvalid: SubscribeOptions['onInvalid']): Promise<void> {

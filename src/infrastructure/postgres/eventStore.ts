@@ -17,7 +17,6 @@ import {
   type StoredEvent,
   WrongExpectedVersionError,
 } from '../../ports.js';
-import { archiveFinishedStreams, type ArchiveOptions, type ArchiveSummary, type EventArchive } from './archive.js';
 import { createPool, createPrismaClient, type DbTarget } from './prisma.js';
 import { pgliteSql, poolSql, type Sql, type SqlClient, violates } from './sql.js';
 
@@ -37,7 +36,7 @@ export function createEventStore(target: DbTarget, onClose?: () => Promise<void>
   return new PrismaEventStore(createPrismaClient(target), pgliteSql(pglite), pgliteListen(pglite), onClose, { notify: notifier, close: async () => {} });
 }
 
-export class PrismaEventStore implements EventStore, EventArchive {
+export class PrismaEventStore implements EventStore {
   private readonly stops = new Set<() => Promise<void>>();
 
   constructor(
@@ -182,10 +181,6 @@ export class PrismaEventStore implements EventStore, EventArchive {
       ON CONFLICT (stream_id) DO UPDATE
         SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state, created_at = now()
         WHERE snapshots.version < EXCLUDED.version OR snapshots.schema_version <> EXCLUDED.schema_version`;
-  }
-
-  archive(options: ArchiveOptions): Promise<ArchiveSummary> {
-    return archiveFinishedStreams(this.prisma, options);
   }
 
   async findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null> {
