@@ -16,8 +16,8 @@ export interface CommandResult {
   commandId: string;
   correlationId: string;
   events: string[];
-  /** Commit time of the last event, ISO-8601: the APPENDED stage of the command's receipt. */
-  committedAt?: string;
+  /** When the store recorded the last event (see StoredEvent.recordedAt), ISO-8601: the APPENDED stage of the command's receipt. */
+  recordedAt?: string;
 }
 
 export interface CommandOptions {
@@ -210,7 +210,7 @@ export async function loadOrder(
   return { state, version };
 }
 
-function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string; committedAt: Date }[] }): CommandResult {
+function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string; recordedAt: Date }[] }): CommandResult {
   return {
     orderId,
     version: append.version,
@@ -218,6 +218,6 @@ function toResult(orderId: string, commandId: string, correlationId: string, app
     commandId,
     correlationId,
     events: append.events.map((event) => event.type),
-    committedAt: append.events.at(-1)?.committedAt.toISOString(),
+    recordedAt: append.events.at(-1)?.recordedAt.toISOString(),
   };
 }

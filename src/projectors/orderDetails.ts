@@ -40,7 +40,7 @@ export const orderDetails: Projection<OrderDoc> = {
   collection: 'order',
   handles: orderEventTypes,
   evolve(doc, event) {
-    const at = event.committedAt.toISOString();
+    const at = event.recordedAt.toISOString();
     return toDoc(evolveOrder(toState(doc), event)!, doc?.createdAt ?? at, at);
   },
   ownerOf: (doc) => doc.userId,

@@ -57,7 +57,7 @@ export function toProjected(stored: StoredEvent): ProjectedEvent {
     ...upcast(stored.type, stored.schemaVersion, stored.data),
     streamId: stored.streamId,
     version: stored.version,
-    committedAt: stored.committedAt,
+    recordedAt: stored.recordedAt,
     userId: stored.metadata.userId,
   };
 }
@@ -166,13 +166,13 @@ export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: S
  */
 async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent, expectedEventId?: string): Promise<'written' | 'lost'> {
   const at = current?.version ?? 0;
-  const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
+  const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.recordedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
   const ok = projection.effects
     ? await deps.readStore.apply(projection.collection, id, at, written, projection.effects(current?.data ?? null, doc, id), expectedEventId)
     : await deps.readStore.compareAndSet(projection.collection, id, at, written, expectedEventId);
   if (!ok) return 'lost';
   remember(deps.readStore, projection.collection, id, written);
-  metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
+  metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.recordedAt.getTime()) / 1000);
   await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
   return 'written';
 }

@@ -54,8 +54,8 @@ export function eventStoreContract(
         }))).toEqual(events.map((event, i) => ({ streamId: stream, version: i + 1, ...event })));
         expect(typeof read[0]!.position).toBe('bigint');
         expect(read[1]!.position).toBeGreaterThan(read[0]!.position);
-        expect(read[0]!.committedAt).toBeInstanceOf(Date);
-        expect(Math.abs(read[0]!.committedAt.getTime() - before)).toBeLessThan(5_000);
+        expect(read[0]!.recordedAt).toBeInstanceOf(Date);
+        expect(Math.abs(read[0]!.recordedAt.getTime() - before)).toBeLessThan(5_000);
       });
 
       it('reads from a given version on', async () => {

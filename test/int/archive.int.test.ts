@@ -93,7 +93,7 @@ function rebuild(events: StoredEvent[]): Map<string, { version: number; eventAt:
   for (const event of events) {
     const current = docs.get(event.streamId);
     expect(event.version).toBe((current?.version ?? 0) + 1);
-    docs.set(event.streamId, { version: event.version, eventAt: event.committedAt.toISOString(), doc: orderDetails.evolve(current?.doc ?? null, toProjected(event)) });
+    docs.set(event.streamId, { version: event.version, eventAt: event.recordedAt.toISOString(), doc: orderDetails.evolve(current?.doc ?? null, toProjected(event)) });
   }
   return docs;
 }

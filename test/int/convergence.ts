@@ -23,7 +23,7 @@ function fold(projection: Projection<unknown>, streams: Map<string, StoredEvent[
       if (projection.handles.includes(event.type as never)) doc = projection.evolve(doc, toProjected(event));
       last = event;
     }
-    if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.committedAt.toISOString(), data: doc });
+    if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.recordedAt.toISOString(), data: doc });
   }
   return docs;
 }

@@ -1,5 +1,5 @@
 // The facts of an order's life. Event data holds only what the decision produced; who, when and why
-// travel in the event metadata and the store's commit time.
+// travel in the event metadata and the time the store records.
 /** Every status, in lifecycle order (CANCELLED last): GraphQL's enum and per-status counts follow it. */
 export const orderStatuses = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
 export type OrderStatus = (typeof orderStatuses)[number];

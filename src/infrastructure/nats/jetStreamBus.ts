@@ -158,7 +158,7 @@ export class JetStreamBus implements EventBus {
     // JetStream drops a repeated event id only within the duplicate window. An event older than most of
     // it is being published again (a lost ack, a retried outbox row): if its subject already holds this
     // version or a later one, it was stored, and storing it again would only make a duplicate.
-    if (Date.now() - event.committedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
+    if (Date.now() - event.recordedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
     traced.inject(h);

@@ -65,7 +65,7 @@ export class PrismaEventStore implements EventStore {
     const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
 
     // An idempotency record holds a result computed from the append (its version and positions), so a
-    // claim first reserves the positions and the commit time, under the same version check: reserved once
+    // claim first reserves the positions and the time (recordedAt), under the same version check: reserved once
     // the stream is seen at expectedVersion, they still come after every earlier event of the stream.
     let reserved: Reserved | null = null;
     if (idempotency) {
@@ -91,7 +91,7 @@ export class PrismaEventStore implements EventStore {
     let claim = '';
     if (idempotency && reserved) {
       const { userId, key, requestHash } = idempotency;
-      const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, committedAt: reserved.at }));
+      const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, recordedAt: reserved.at }));
       const result = idempotency.result({ version: planned.at(-1)!.version, position: planned.at(-1)!.position, events: planned });
       values.push(userId, key, requestHash, JSON.stringify(result ?? null));
       claim = `, claimed AS (
@@ -401,7 +401,7 @@ const currentVersion = (param: string) => `coalesce(GREATEST(
   (SELECT max(version) FROM events WHERE stream_id = ${param}),
   (SELECT max(version) FROM events_archive WHERE stream_id = ${param})), 0)`;
 
-/** Positions (ascending) and the commit time an append with an idempotency claim takes. */
+/** Positions (ascending) and the time (recordedAt) an append with an idempotency claim takes. */
 interface Reserved {
   positions: bigint[];
   at: Date;
@@ -428,7 +428,7 @@ function fromRaw(row: RawEvent): StoredEvent {
     schemaVersion: row.schema_version,
     data: row.data,
     metadata: row.metadata as EventMetadata,
-    committedAt: row.committed_at,
+    recordedAt: row.committed_at,
   };
 }
 
