@@ -89,7 +89,7 @@ async function runCommand(deps: CommandDeps, command: OrderCommand, options: Com
   for (let lostRaces = 0; ; ) {
     // 1. A repeat of an idempotent command returns the first result and does nothing else. Looked up
     //    again before a refusal is answered: the first run of this very command may have caused it.
-    const first = idempotency && (await firstResult(store, idempotency));
+    const first = idempotency && (await firstResult<CommandResult>(store, idempotency));
     if (first) return first;
     if (refusal) throw refusal.error;
     const presumed = presumeNew;

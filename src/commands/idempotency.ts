@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { ConflictError } from '../domain/errors.js';
-import type { EventStore, IdempotencyRecord } from '../ports.js';
-import type { CommandResult } from './handleCommand.js';
+import type { EventStore } from '../ports.js';
 
 /** What a command with an idempotency key claims, and how its repeats are recognised. */
 export interface Idempotency {
@@ -18,14 +17,11 @@ export function idempotencyOf(type: string, options: { caller: { userId: string 
 }
 
 /** The first run's result when this key was used before; CONFLICT when it was used with other input. */
-export async function firstResult(store: EventStore, idempotency: Idempotency): Promise<CommandResult | null> {
+export async function firstResult<Result>(store: EventStore, idempotency: Idempotency): Promise<Result | null> {
   const record = await store.findIdempotency(idempotency.userId, idempotency.key);
-  return record ? repeatResult(record, idempotency.requestHash) : null;
-}
-
-function repeatResult(record: IdempotencyRecord, requestHash: string): CommandResult {
-  if (record.requestHash !== requestHash) throw new ConflictError('idempotency key already used with different input');
-  return record.result as CommandResult;
+  if (!record) return null;
+  if (record.requestHash !== idempotency.requestHash) throw new ConflictError('idempotency key already used with different input');
+  return record.result as Result;
 }
 
 /**
