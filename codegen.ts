@@ -1,4 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { boardOperations } from './scripts/codegen-board.js';
 import { sha256, withTypename } from './src/security/trustedDocuments.js';
 
 // schema.graphql is printed from the Pothos schema (scripts/print-schema.ts); the operations clients
@@ -7,12 +8,17 @@ import { sha256, withTypename } from './src/security/trustedDocuments.js';
 // { "<sha256 hex of the canonical print>": "<canonical print>" }, with __typename in every selection
 // so that normalised caches (Apollo, urql) get what they would have added themselves. The service
 // canonicalises full documents with the same functions (src/security/trustedDocuments.ts).
+// The order board (plain JavaScript, no build step) imports its operations from src/web/operations.js,
+// written here from client/operations/board.graphql and typed with client/generated/graphql.ts.
 const config: CodegenConfig = {
+  // The board's plugin lives in this repository. Codegen asks for `@graphql-codegen/<name>` first, so the
+  // suffix matches before any package is looked up; every other name loads as a package, as by default.
+  pluginLoader: (name) => (name.endsWith('board-operations') ? boardOperations : import(name)),
   schema: 'schema.graphql',
-  documents: ['client/operations/**/*.graphql'],
   ignoreNoDocuments: false,
   generates: {
     'client/generated/': {
+      documents: ['client/operations/**/*.graphql'],
       preset: 'client',
       presetConfig: {
         fragmentMasking: false,
@@ -25,6 +31,11 @@ const config: CodegenConfig = {
         useTypeImports: true,
         skipTypename: true,
       },
+    },
+    'src/web/operations.js': {
+      documents: ['client/operations/board.graphql'],
+      plugins: ['board-operations'],
+      config: { types: '../../client/generated/graphql.js' },
     },
   },
 };

@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // e2e: a started server and real clients. int and e2e share servers, so their files run one at a time.
 export default defineConfig({
   test: {
+    // The second repeats unhandled errors in short at the end, where a truncated CI log still shows them.
+    reporters: ['default', './test/reporters/unhandledLast.ts'],
     // graphql 16 ships CJS (main) and ESM (module) builds. Vite resolves our imports to the ESM one while
     // Node loads the CJS one for external packages; inlining Pothos makes both sides use one copy.
     server: { deps: { inline: [/@pothos\//] } },

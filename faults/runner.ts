@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyMigrations } from '../src/infrastructure/postgres/migrate.js';
+import { seededRandom } from '../test/random.js';
 import { consumerOf } from '../src/projectors/deadLetters.js';
 import { busState } from './bus.js';
 import { Checker, loadReadModels } from './checks.js';
@@ -13,7 +14,7 @@ import { Load } from './load.js';
 import type { Profile } from './profiles.js';
 import { type CheckRecord, commandSummary, convergenceStats, type FaultRecord, memorySummary, printReport, type Report, summarizeAttempts } from './report.js';
 import { createTopology, repoRoot, type Topology } from './services.js';
-import { describe, seededRandom, sleep } from './util.js';
+import { describe, sleep } from './util.js';
 
 export const resultsDir = path.join(repoRoot, 'faults', 'results');
 const jwtSecret = 'fault-injection-secret-0123456789';

@@ -1,6 +1,6 @@
 // npm run events -- archive --before <ISO date> [--dry-run] [--batch <streams>]
 // Moves the streams of orders delivered or cancelled before the date from `events` to `events_archive`
-// (README "Write side"), on DATABASE_URL, or on the embedded PGlite under DATA_DIR when none is set.
+// (docs/architecture.md, "Write side"), on DATABASE_URL, or on the embedded PGlite under DATA_DIR when none is set.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';

@@ -8,7 +8,8 @@ import { createPrismaClient } from '../src/infrastructure/postgres/prisma.js';
 import { PrismaStreamVersions } from '../src/infrastructure/postgres/streamVersions.js';
 import { RedisChangeFeed } from '../src/infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from '../src/infrastructure/redis/redisReadStore.js';
-import { rebuild, type RebuildProgress } from '../src/projectors/rebuild.js';
+import { rebuild, rebuildLease, type RebuildProgress } from '../src/projectors/rebuild.js';
+import type { Projection } from '../src/projectors/projection.js';
 import { reconcile } from '../src/projectors/reconcile.js';
 import { retryDeadLetters } from '../src/projectors/retry.js';
 import { projections } from '../src/projectors/role.js';
@@ -51,6 +52,22 @@ function progressBar(progress: RebuildProgress): void {
   process.stderr.write(`\r${progress.projection} [${bar}] ${(done * 100).toFixed(1)}% ${progress.events} events ${Math.round(rate)}/s ETA ${eta.toFixed(0)}s   `);
 }
 
+/**
+ * A projector rebuilds a read model by itself when it finds it incomplete (a first start, Redis lost its
+ * data); one rebuild of a read model runs at a time. An operator's rebuild then waits for it, saying so,
+ * rather than failing: what they asked for is a read model refolded from the store, and theirs still runs.
+ */
+async function waitForRunningRebuild(projection: Projection<unknown>, timeoutMs = 10 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let said = false;
+  while (await readStore.leaseHolder(rebuildLease(projection))) {
+    if (Date.now() > deadline) throw new Error(`a rebuild of ${projection.name} has been running for over ${timeoutMs / 60_000} minutes; try again later`);
+    if (!said) console.error(`${projection.name}: another rebuild is running (a projector's, or another operator's); waiting for it to finish`);
+    said = true;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function run(): Promise<number> {
   switch (command) {
     case 'status': {
@@ -63,6 +80,7 @@ async function run(): Promise<number> {
       const chosen = arg === 'all' ? projections : projections.filter((projection) => projection.name === arg);
       if (chosen.length === 0) throw new Error(`rebuild what? ${projections.map((p) => p.name).join(', ')} or all`);
       for (const projection of chosen) {
+        await waitForRunningRebuild(projection);
         const { events, namespace, ms } = await rebuild(deps, projection, { onProgress: progressBar });
         process.stderr.write('\n');
         console.log(`${projection.name}: ${events} events in ${(ms / 1000).toFixed(1)} s (${Math.round(events / Math.max(ms / 1000, 0.001))}/s), now in namespace ${namespace}`);

@@ -39,12 +39,15 @@ const schema = z
     JWT_AUDIENCE: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
-    // Admission control of the command path (README "Overload"): past these, SERVICE_UNAVAILABLE at once.
+    // Admission control of the command path (docs/security.md, "Overload"): past these, SERVICE_UNAVAILABLE at once.
     COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(32),
     COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(64),
     COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(500),
     // Once the queue stands (non-empty for 100 ms): newest first, and a wait past this is refused; 0 is off.
     COMMAND_QUEUE_TARGET_MS: z.coerce.number().int().min(0).default(25),
+    // While commands fill the admission, the event-loop delay that a share of POSTs refused before parsing
+    // holds the process near (docs/security.md "Overload"); 0 turns it off.
+    COMMAND_SHED_LAG_MS: z.coerce.number().int().min(0).default(30),
     // Event-loop delay past which GraphQL requests over HTTP are refused before parsing; 0 turns it off.
     SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(0),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),
@@ -63,7 +66,7 @@ const schema = z
     PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
     RECONCILE_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000),
-    // Security limits (README "Security"): what one request, operation, caller or connection may ask.
+    // Security limits (docs/security.md): what one request, operation, caller or connection may ask.
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
     MAX_BATCH_OPERATIONS: z.coerce.number().int().min(1).max(100).default(10),
     QUERY_MAX_DEPTH: z.coerce.number().int().min(1).default(10),

@@ -9,7 +9,7 @@ export interface QueryLimits {
   maxCost: number;
 }
 
-/** Every limit the API enforces, read once from the configuration (README "Security" lists them). */
+/** Every limit the API enforces, read once from the configuration (docs/security.md lists them). */
 export interface SecurityOptions {
   production: boolean;
   /** A request body past this is answered 413 before it is parsed; also the largest WebSocket message. */

@@ -9,7 +9,7 @@ import type { Plugin } from 'graphql-yoga';
 // `npm run codegen`, { "<sha256 hex>": "<document>" }. A client sends the hash (Apollo's
 // extensions.persistedQuery.sha256Hash) or the full document. A full document is trusted by the hash of
 // its canonical form (selections sorted, __typename in every selection, as codegen writes the manifest),
-// so the same operation spelled differently (the board's template strings) or with the __typename that
+// so the same operation spelled differently (by hand, in a client's own layout) or with the __typename that
 // normalised caches add still matches, while any other field, argument or operation does not.
 
 export interface TrustedDocuments {

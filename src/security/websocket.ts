@@ -1,5 +1,5 @@
 /**
- * Close codes a graphql-ws client may see from this server (README "Security"). graphql-ws itself
+ * Close codes a graphql-ws client may see from this server (docs/security.md). graphql-ws itself
  * closes with 4400 (unparsable message), 4401 (subscribe before connection_ack), 4406 (subprotocol),
  * 4408 (no connection_init in time), 4409 (a subscription id reused) and 4429 (a second
  * connection_init); `ws` closes with 1009 when a message is larger than MAX_BODY_BYTES.

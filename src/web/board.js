@@ -5,7 +5,19 @@
 //   followed with `orderUpdated(id)`, so its changes arrive at once and with their lag.
 // Every command names the version on screen (expectedVersion), so a click never acts on a state the user
 // did not see, and is followed with `commandStatus` until it is projected.
+// Plain JavaScript the browser runs as it is, checked by tsc through its JSDoc (src/web/tsconfig.json). Its
+// operations come from client/operations/board.graphql through `npm run codegen` (./operations.js), typed
+// by the same generated types as every other client, in the text the trusted-documents manifest lists.
+import { BoardCancel, BoardCommand, BoardConfirm, BoardCreate, BoardDeliver, BoardHealth, BoardMyOrders, BoardOrder, BoardOrders, BoardPay, BoardShip } from './operations.js';
 import { createClient } from './vendor/graphql-ws/client.js';
+
+/** @import * as T from '../../client/generated/graphql.js' */
+/** @import { Operation } from './operations.js' */
+/** @import { Client } from './vendor/graphql-ws/client.js' */
+/** @typedef {T.BoardOrderFragment} Order */
+/** @typedef {{ id: string, admin: boolean }} User */
+/** @typedef {{ order: Order, ageBase: number, receivedAt: number, eventType: string | null }} Entry */
+/** @typedef {{ result: { orderId: string, version: number, commandId: string } }} CommandOutcome what every command of the board selects */
 
 // A sign-in link is `/#token=<token>`: a fragment never reaches the server (nor its logs or a proxy's).
 // The first thing the page does is replace its history entry with the bare path, so the token stays in
@@ -24,71 +36,103 @@ const maxRows = 50;
 const lagWindowMs = 5 * 60_000;
 // The chart's time axis: the shortest of these that holds every sample, so a fresh board is readable.
 const chartSpans = [30_000, 60_000, 2 * 60_000, lagWindowMs];
-const stages = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'];
 
-const orderFields = /* GraphQL */ `
-  fragment BoardOrder on Order {
-    id userId status totalCents currency version createdAt
-    items { sku name quantity }
-    freshness { version eventAt projectedAt lagMs ageMs }
-  }`;
-const updateFields = /* GraphQL */ `
-  fragment BoardUpdate on OrderUpdate { eventType version endToEndLagMs order { ...BoardOrder } }
-  ${orderFields}`;
-const documents = {
-  orders: `query BoardOrders($first: Int!) { orders(first: $first) { totalCount edges { node { ...BoardOrder } } } } ${orderFields}`,
-  myOrders: `subscription BoardMyOrders { myOrdersUpdated { ...BoardUpdate } } ${updateFields}`,
-  order: `subscription BoardOrder($id: ID!) { orderUpdated(id: $id) { ...BoardUpdate } } ${updateFields}`,
-  command: `subscription BoardCommand($id: ID!) { commandStatus(commandId: $id) { stage at version } }`,
-  projections: `subscription BoardHealth { projectionStatus { name state position headPosition lagEvents lagMs deadLetters } }`,
-};
-const result = '{ orderId version commandId }';
-const create = `mutation BoardCreate($input: CreateOrderInput!, $key: String) { result: createOrder(input: $input, idempotencyKey: $key) ${result} }`;
+/**
+ * A lifecycle button: the statuses that allow it, and the mutation it sends.
+ * @typedef {object} Action
+ * @property {string} name
+ * @property {string} label
+ * @property {readonly T.OrderStatus[]} from
+ * @property {boolean} [admin]
+ * @property {boolean} [danger]
+ * @property {(order: Order) => Promise<void>} send
+ */
 
-/** The lifecycle buttons: which statuses allow each, and the mutation it sends. */
+/**
+ * Ties a button to its mutation and that mutation's variables, so the checker sees they agree.
+ * @template V
+ * @param {Omit<Action, 'send'>} button
+ * @param {Operation<CommandOutcome, V>} doc
+ * @param {(order: Order) => NoInfer<V>} variables
+ * @returns {Action}
+ */
+const action = (button, doc, variables) => ({ ...button, send: (order) => command(`${button.label} #${order.id.slice(0, 8)}`, doc, variables(order)) });
+/** Every command names the version on screen, and a key of its own so a retried request acts once. */
+const onScreen = (/** @type {Order} */ order) => ({ id: order.id, v: order.version, key: uid() });
+
 const actions = [
-  { name: 'confirm', label: 'Confirm', from: ['CREATED'],
-    doc: `mutation BoardConfirm($id: ID!, $v: Int, $key: String) { result: confirmOrder(orderId: $id, expectedVersion: $v, idempotencyKey: $key) ${result} }` },
-  { name: 'pay', label: 'Pay', from: ['CONFIRMED'], extra: () => ({ ref: `board-${uid().slice(0, 8)}` }),
-    doc: `mutation BoardPay($id: ID!, $v: Int, $key: String, $ref: String!) { result: payOrder(orderId: $id, paymentReference: $ref, expectedVersion: $v, idempotencyKey: $key) ${result} }` },
-  { name: 'ship', label: 'Ship', from: ['PAID'], admin: true, extra: () => ({ tracking: `TRK-${uid().slice(0, 10).toUpperCase()}` }),
-    doc: `mutation BoardShip($id: ID!, $v: Int, $key: String, $tracking: String!) { result: shipOrder(orderId: $id, trackingNumber: $tracking, expectedVersion: $v, idempotencyKey: $key) ${result} }` },
-  { name: 'deliver', label: 'Deliver', from: ['SHIPPED'], admin: true,
-    doc: `mutation BoardDeliver($id: ID!, $v: Int, $key: String) { result: deliverOrder(orderId: $id, expectedVersion: $v, idempotencyKey: $key) ${result} }` },
-  { name: 'cancel', label: 'Cancel', from: ['CREATED', 'CONFIRMED', 'PAID'], danger: true, extra: () => ({ reason: 'cancelled on the board' }),
-    doc: `mutation BoardCancel($id: ID!, $v: Int, $key: String, $reason: String!) { result: cancelOrder(orderId: $id, reason: $reason, expectedVersion: $v, idempotencyKey: $key) ${result} }` },
+  action({ name: 'confirm', label: 'Confirm', from: ['CREATED'] }, BoardConfirm, onScreen),
+  action({ name: 'pay', label: 'Pay', from: ['CONFIRMED'] }, BoardPay, (order) => ({ ...onScreen(order), ref: `board-${uid().slice(0, 8)}` })),
+  action({ name: 'ship', label: 'Ship', from: ['PAID'], admin: true }, BoardShip, (order) => ({ ...onScreen(order), tracking: `TRK-${uid().slice(0, 10).toUpperCase()}` })),
+  action({ name: 'deliver', label: 'Deliver', from: ['SHIPPED'], admin: true }, BoardDeliver, onScreen),
+  action({ name: 'cancel', label: 'Cancel', from: ['CREATED', 'CONFIRMED', 'PAID'], danger: true }, BoardCancel, (order) => ({ ...onScreen(order), reason: 'cancelled on the board' })),
 ];
 
 const state = {
+  /** @type {string | null} */
   token: null,
-  user: null, // { id, admin }
+  /** @type {User | null} */
+  user: null,
+  /** @type {Client | null} */
   ws: null,
-  /** id → { order, ageBase, receivedAt, eventType } */
+  /** @type {Map<string, Entry>} */
   orders: new Map(),
   total: 0,
-  pending: new Set(), // ids of orders with a command in flight
-  samples: [], // { at, ms }
-  following: new Map(), // admin: order id → unsubscribe
-  command: null, // { unsubscribe }
+  /** @type {Set<string>} ids of orders with a command in flight */
+  pending: new Set(),
+  /** @type {{ at: number, ms: number }[]} */
+  samples: [],
+  /** @type {Map<string, () => void>} admin: order id → unsubscribe */
+  following: new Map(),
+  /** @type {{ unsubscribe: () => void } | null} */
+  command: null,
+  /** @type {string | null | undefined} the userOrders position of the last push; null before the first */
   projectionPosition: null,
   reload: { running: false, again: false },
 };
-const rows = new Map(); // order id → { el, key }
+/** @type {Map<string, { el: Element, key: string }>} order id → its row */
+const rows = new Map();
 
 // ---------------------------------------------------------------- little helpers
 
-const $ = (id) => document.getElementById(id);
+/**
+ * The page's element with this id, of this kind: the page is fixed, so a missing one is a bug.
+ * @template {Element} [E=HTMLElement]
+ * @param {string} id
+ * @param {abstract new (...args: never[]) => E} [kind]
+ * @returns {E}
+ */
+function $(id, kind) {
+  const el = document.getElementById(id);
+  if (!(el instanceof (kind ?? HTMLElement))) throw new Error(`the page has no ${kind?.name ?? 'element'} #${id}`);
+  // Without a kind, E is its default (HTMLElement), which the test above checked.
+  return /** @type {E} */ (/** @type {unknown} */ (el));
+}
+
+/** @returns {never} */
+function missing(/** @type {string} */ what) {
+  throw new Error(`the page has no ${what}`);
+}
+
+const isAdmin = () => state.user?.admin === true;
 const svgNs = 'http://www.w3.org/2000/svg';
 
-/** Builds an element; strings become text nodes (never HTML), `on*` props become listeners. */
+/** @typedef {Node | string | number | null | undefined | false} Child */
+/**
+ * Builds an element; strings become text nodes (never HTML), `on*` props become listeners.
+ * @param {string} tag an HTML tag, or `svg:` and an SVG one
+ * @param {Record<string, unknown>} props
+ * @param {...(Child | Child[])} children
+ * @returns {Element}
+ */
 function h(tag, props = {}, ...children) {
   const el = tag.startsWith('svg:') ? document.createElementNS(svgNs, tag.slice(4)) : document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value == null || value === false) continue;
-    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), /** @type {EventListener} */ (value));
     else el.setAttribute(key, value === true ? '' : String(value));
   }
-  el.append(...children.flat().filter((child) => child != null && child !== false).map((child) => (typeof child === 'number' ? String(child) : child)));
+  el.append(...children.flat().flatMap((child) => (child == null || child === false ? [] : [typeof child === 'number' ? String(child) : child])));
   return el;
 }
 
@@ -97,14 +141,16 @@ function uid() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** @param {number | undefined} ms */
 function duration(ms) {
-  if (!Number.isFinite(ms)) return '–';
+  if (ms === undefined || !Number.isFinite(ms)) return '–';
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1000)} s`;
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
+/** @param {number} cents @param {string} currency */
 function money(cents, currency) {
   try {
     return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(cents / 100);
@@ -113,7 +159,9 @@ function money(cents, currency) {
   }
 }
 
+/** @type {number | undefined} */
 let toastTimer;
+/** @param {string} message */
 function toast(message) {
   const el = $('toast');
   el.textContent = message;
@@ -122,7 +170,11 @@ function toast(message) {
   toastTimer = setTimeout(() => (el.hidden = true), 6000);
 }
 
-/** The token's claims, for display only: the server checks the signature and decides what is allowed. */
+/**
+ * The token's claims, for display only: the server checks the signature and decides what is allowed.
+ * @param {string} token
+ * @returns {User}
+ */
 function claims(token) {
   const part = token.split('.')[1];
   if (!part) throw new Error('that is not a JWT');
@@ -133,13 +185,24 @@ function claims(token) {
 }
 
 class GraphQLRequestError extends Error {
+  /** @param {{ message: string, extensions?: { code?: unknown } }} error a GraphQL error as the server sent it */
   constructor(error) {
     super(error.message);
-    this.code = error.extensions?.code ?? 'ERROR';
+    this.code = String(error.extensions?.code ?? 'ERROR');
   }
 }
 
-async function gql(query, variables = {}) {
+/** A connection closed by the server because it refused the token: trying again cannot help. */
+const refusedToken = (/** @type {unknown} */ event) => !!event && typeof event === 'object' && 'code' in event && event.code === 4403;
+
+/**
+ * One operation over HTTP.
+ * @template TResult, TVariables
+ * @param {Operation<TResult, TVariables>} query
+ * @param {TVariables} variables
+ * @returns {Promise<TResult>}
+ */
+async function gql(query, variables) {
   const response = await fetch('/graphql', {
     method: 'POST',
     headers: {
@@ -156,18 +219,33 @@ async function gql(query, variables = {}) {
   return body.data;
 }
 
-/** Subscribes over the shared graphql-ws client; returns the unsubscribe function. */
+/**
+ * Subscribes over the shared graphql-ws client; returns the unsubscribe function.
+ * @template TResult
+ * @template {Record<string, unknown>} TVariables
+ * @param {Operation<TResult, TVariables>} query
+ * @param {TVariables} variables
+ * @param {(data: TResult) => void} onData
+ * @param {(error: unknown) => void} [onError]
+ * @returns {() => void}
+ */
 function subscribe(query, variables, onData, onError = (error) => toast(describe(error))) {
+  if (!state.ws) throw new Error('subscribing while signed out');
   return state.ws.subscribe(
     { query, variables },
     {
-      next: (message) => (message.errors?.length ? onError(new GraphQLRequestError(message.errors[0])) : onData(message.data)),
-      error: (error) => onError(Array.isArray(error) ? new GraphQLRequestError(error[0]) : error),
+      next: (message) => {
+        const [error] = message.errors ?? [];
+        // A message without errors carries the data its operation selects.
+        error ? onError(new GraphQLRequestError(error)) : onData(/** @type {TResult} */ (message.data));
+      },
+      error: (error) => onError(Array.isArray(error) && error[0] ? new GraphQLRequestError(error[0]) : error),
       complete: () => {},
     },
   );
 }
 
+/** @param {unknown} error */
 function describe(error) {
   if (error instanceof GraphQLRequestError) return `${error.code}: ${error.message}`;
   if (error && typeof error === 'object' && 'code' in error && 'reason' in error) return `connection closed (${error.code}${error.reason ? `: ${error.reason}` : ''})`;
@@ -176,12 +254,13 @@ function describe(error) {
 
 // ---------------------------------------------------------------- signing in and out
 
+/** @param {string} token */
 function signIn(token) {
   let user;
   try {
     user = claims(token);
   } catch (error) {
-    $('signin-error').textContent = `Not a usable token: ${error.message}`;
+    $('signin-error').textContent = `Not a usable token: ${describe(error)}`;
     return;
   }
   sessionStorage.setItem('board.token', token);
@@ -203,14 +282,13 @@ function signIn(token) {
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     connectionParams: { authorization: `Bearer ${token}` },
     retryAttempts: Infinity,
-    // 4403: the server refused the token; trying again cannot help.
-    shouldRetry: (event) => !(event && typeof event === 'object' && 'code' in event && event.code === 4403),
+    shouldRetry: (event) => !refusedToken(event),
     on: {
       connecting: () => setConnection('connecting'),
       connected: () => setConnection('live'),
       closed: (event) => {
         setConnection('offline');
-        if (event?.code === 4403) signOut('The server refused this token.');
+        if (refusedToken(event)) signOut('The server refused this token.');
       },
     },
   });
@@ -224,10 +302,11 @@ async function start() {
     if (error instanceof GraphQLRequestError && error.code === 'UNAUTHENTICATED') return signOut(`The server refused this token: ${error.message}`);
     toast(`Could not load orders: ${describe(error)}`);
   }
+  if (!state.user) return;
   if (state.user.admin) {
-    subscribe(documents.projections, {}, (data) => showProjections(data.projectionStatus));
+    subscribe(BoardHealth, {}, (data) => showProjections(data.projectionStatus));
   } else {
-    subscribe(documents.myOrders, {}, (data) => receive(data.myOrdersUpdated));
+    subscribe(BoardMyOrders, {}, (data) => receive(data.myOrdersUpdated));
   }
 }
 
@@ -249,6 +328,7 @@ function signOut(message = '') {
   drawChart();
 }
 
+/** @param {'connecting' | 'live' | 'offline'} connection */
 function setConnection(connection) {
   const el = $('conn');
   el.dataset.state = connection;
@@ -257,7 +337,11 @@ function setConnection(connection) {
 
 // ---------------------------------------------------------------- orders
 
-/** Keeps the newest version of each order; equal versions refresh the freshness. */
+/**
+ * Keeps the newest version of each order; equal versions refresh the freshness.
+ * @param {Order} order
+ * @param {string} [eventType]
+ */
 function upsert(order, eventType) {
   const known = state.orders.get(order.id);
   if (known && known.order.version > order.version) return false;
@@ -271,6 +355,7 @@ function upsert(order, eventType) {
   return true;
 }
 
+/** @param {T.BoardUpdateFragment} update */
 function receive(update) {
   const isNew = !state.orders.has(update.order.id);
   if (!upsert(update.order, update.eventType)) return;
@@ -290,7 +375,7 @@ async function loadOrders() {
   try {
     do {
       state.reload.again = false;
-      const { orders } = await gql(documents.orders, { first: state.user.admin ? adminRows : customerRows });
+      const { orders } = await gql(BoardOrders, { first: isAdmin() ? adminRows : customerRows });
       if (!state.user) return;
       state.total = orders.totalCount;
       const listed = new Set(orders.edges.map((edge) => edge.node.id));
@@ -299,7 +384,7 @@ async function loadOrders() {
         // The admin's list is exactly the newest page; follow what joined it, drop what left it.
         for (const id of state.orders.keys()) if (!listed.has(id)) state.orders.delete(id);
         for (const [id, unsubscribe] of state.following) if (!listed.has(id)) (unsubscribe(), state.following.delete(id));
-        for (const id of listed) if (!state.following.has(id)) state.following.set(id, subscribe(documents.order, { id }, (data) => receive(data.orderUpdated)));
+        for (const id of listed) if (!state.following.has(id)) state.following.set(id, subscribe(BoardOrder, { id }, (data) => receive(data.orderUpdated)));
       }
       renderOrders();
     } while (state.reload.again);
@@ -308,6 +393,7 @@ async function loadOrders() {
   }
 }
 
+/** @param {string} [changedId] the order that just changed, to flash */
 function renderOrders(changedId) {
   const list = [...state.orders.values()]
     .map((entry) => entry.order)
@@ -317,7 +403,7 @@ function renderOrders(changedId) {
   const shown = new Set(list.map((order) => order.id));
   for (const [id, row] of rows) if (!shown.has(id)) (row.el.remove(), rows.delete(id));
   list.forEach((order, index) => {
-    const key = `${order.version}|${order.status}|${state.pending.has(order.id)}|${state.orders.get(order.id).eventType}`;
+    const key = `${order.version}|${order.status}|${state.pending.has(order.id)}|${state.orders.get(order.id)?.eventType}`;
     let row = rows.get(order.id);
     if (!row || row.key !== key) {
       const el = orderRow(order);
@@ -335,12 +421,13 @@ function renderOrders(changedId) {
   tickAges();
 }
 
+/** @param {Order} order */
 function orderRow(order) {
   const entry = state.orders.get(order.id);
   const busy = state.pending.has(order.id);
   const items = order.items.map((item) => `${item.quantity} × ${item.name}`).join(', ');
   const buttons = actions
-    .filter((action) => action.from.includes(order.status) && (!action.admin || state.user.admin))
+    .filter((action) => action.from.includes(order.status) && (!action.admin || isAdmin()))
     .map((action) =>
       h('button', { type: 'button', class: action.danger ? 'danger' : 'action', 'data-action': action.name, disabled: busy, onclick: () => run(action, order) }, action.label),
     );
@@ -352,7 +439,7 @@ function orderRow(order) {
       { class: 'order-head' },
       h('span', { class: `status status-${order.status}` }, order.status),
       h('code', { class: 'oid', title: order.id }, order.id.slice(0, 8)),
-      state.user.admin ? h('span', { class: 'owner', title: 'owner' }, order.userId) : null,
+      isAdmin() ? h('span', { class: 'owner', title: 'owner' }, order.userId) : null,
       h('span', { class: 'total' }, money(order.totalCents, order.currency)),
     ),
     h('div', { class: 'items' }, items),
@@ -371,36 +458,35 @@ function orderRow(order) {
 function tickAges() {
   const now = performance.now();
   for (const el of document.querySelectorAll('#orders .age')) {
-    const entry = state.orders.get(el.dataset.id);
+    const entry = state.orders.get(el.getAttribute('data-id') ?? '');
     if (entry) el.textContent = `age ${duration(entry.ageBase + (now - entry.receivedAt))}`;
   }
 }
 
 // ---------------------------------------------------------------- commands
 
+/** @param {Action} action @param {Order} order */
 async function run(action, order) {
-  const variables = { id: order.id, v: order.version, key: uid(), ...action.extra?.() };
   state.pending.add(order.id);
   renderOrders();
   try {
-    await command(`${action.label} #${order.id.slice(0, 8)}`, action.doc, variables);
+    await action.send(order);
   } finally {
     state.pending.delete(order.id);
     renderOrders();
   }
 }
 
+/** @param {HTMLFormElement} form */
 async function createOrder(form) {
   const data = new FormData(form);
   const name = String(data.get('name')).trim();
   const sku = name.toUpperCase().replace(/[^A-Z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'ITEM';
-  const input = {
-    items: [{ sku, name, quantity: Number(data.get('quantity')), unitPriceCents: Math.round(Number(data.get('price')) * 100) }],
-  };
-  const button = $('create');
+  const item = { sku, name, quantity: Number(data.get('quantity')), unitPriceCents: Math.round(Number(data.get('price')) * 100) };
+  const button = $('create', HTMLButtonElement);
   button.disabled = true;
   try {
-    await command(`Create order (${input.items[0].quantity} × ${name})`, create, { input, key: uid() });
+    await command(`Create order (${item.quantity} × ${name})`, BoardCreate, { input: { items: [item] }, key: uid() });
   } finally {
     button.disabled = false;
   }
@@ -409,14 +495,20 @@ async function createOrder(form) {
 function resetCommand() {
   state.command?.unsubscribe();
   state.command = null;
-  for (const li of $('stages').children) {
+  for (const li of $('stages').querySelectorAll('li')) {
     li.dataset.reached = 'false';
-    li.querySelector('.at').textContent = '';
+    (li.querySelector('.at') ?? missing('.at in a stage')).textContent = '';
   }
   $('command-error').textContent = '';
 }
 
-/** Sends one mutation, then follows its stages with commandStatus until PROJECTED. */
+/**
+ * Sends one mutation, then follows its stages with commandStatus until PROJECTED.
+ * @template V
+ * @param {string} title
+ * @param {Operation<CommandOutcome, V>} doc
+ * @param {V} variables
+ */
 async function command(title, doc, variables) {
   resetCommand();
   $('command-title').textContent = `${title}: sending…`;
@@ -429,17 +521,20 @@ async function command(title, doc, variables) {
     return;
   }
   $('command-title').textContent = `${title} → v${outcome.version}`;
+  /** @type {number | null} */
   let first = null;
+  /** @type {{ unsubscribe: () => void }} */
   const mine = {
     unsubscribe: subscribe(
-      documents.command,
+      BoardCommand,
       { id: outcome.commandId },
       ({ commandStatus: receipt }) => {
         const at = Date.parse(receipt.at);
         first ??= at;
         const li = $('stages').querySelector(`[data-stage="${receipt.stage}"]`);
+        if (!(li instanceof HTMLElement)) return missing(`the stage ${receipt.stage}`);
         li.dataset.reached = 'true';
-        li.querySelector('.at').textContent = receipt.stage === 'ACCEPTED' ? new Date(at).toLocaleTimeString() : `+${duration(at - first)}`;
+        (li.querySelector('.at') ?? missing('.at in a stage')).textContent = receipt.stage === 'ACCEPTED' ? new Date(at).toLocaleTimeString() : `+${duration(at - first)}`;
         // An admin's list reloads on projection moves; reload at once for the admin's own new order.
         if (receipt.stage === 'PROJECTED' && state.user?.admin && !state.orders.has(outcome.orderId)) void loadOrders();
       },
@@ -451,8 +546,9 @@ async function command(title, doc, variables) {
 
 // ---------------------------------------------------------------- projection health (admins)
 
+/** @param {T.BoardHealthSubscription['projectionStatus']} projections */
 function showProjections(projections) {
-  const body = $('projections').tBodies[0];
+  const body = $('projections', HTMLTableElement).tBodies[0] ?? missing('the projections table body');
   body.replaceChildren(
     ...projections.map((p) =>
       h(
@@ -480,11 +576,12 @@ function showProjections(projections) {
 
 // ---------------------------------------------------------------- lag chart
 
-const ago = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${+(ms / 60_000).toFixed(1)} min`);
+const ago = (/** @type {number} */ ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${+(ms / 60_000).toFixed(1)} min`);
 
+/** @param {number} value */
 function niceCeiling(value) {
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  return [1, 2, 5, 10].map((step) => step * magnitude).find((candidate) => candidate >= value);
+  return [1, 2, 5, 10].map((step) => step * magnitude).find((candidate) => candidate >= value) ?? value;
 }
 
 function drawChart() {
@@ -496,9 +593,10 @@ function drawChart() {
   const height = 160;
   const pad = { left: 48, right: 10, top: 10, bottom: 22 };
   const top = niceCeiling(Math.max(20, ...samples.map((sample) => sample.ms)) * 1.1);
-  const span = chartSpans.find((candidate) => !samples.length || now - samples[0].at <= candidate) ?? lagWindowMs;
-  const x = (at) => pad.left + ((at - (now - span)) / span) * (width - pad.left - pad.right);
-  const y = (ms) => pad.top + (1 - Math.min(ms, top) / top) * (height - pad.top - pad.bottom);
+  const oldest = samples[0];
+  const span = chartSpans.find((candidate) => !oldest || now - oldest.at <= candidate) ?? lagWindowMs;
+  const x = (/** @type {number} */ at) => pad.left + ((at - (now - span)) / span) * (width - pad.left - pad.right);
+  const y = (/** @type {number} */ ms) => pad.top + (1 - Math.min(ms, top) / top) * (height - pad.top - pad.bottom);
 
   const grid = [0, top / 2, top].flatMap((ms) => [
     h('svg:line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y(ms), y2: y(ms) }),
@@ -516,9 +614,10 @@ function drawChart() {
   );
 
   const sorted = samples.map((sample) => sample.ms).sort((a, b) => a - b);
-  const quantile = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  $('lag-stats').textContent = sorted.length
-    ? `last ${duration(samples.at(-1).ms)} · median ${duration(quantile(0.5))} · p95 ${duration(quantile(0.95))} · max ${duration(sorted.at(-1))} · ${sorted.length} update${sorted.length === 1 ? '' : 's'}`
+  const quantile = (/** @type {number} */ q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const last = samples.at(-1);
+  $('lag-stats').textContent = last
+    ? `last ${duration(last.ms)} · median ${duration(quantile(0.5))} · p95 ${duration(quantile(0.95))} · max ${duration(sorted.at(-1))} · ${sorted.length} update${sorted.length === 1 ? '' : 's'}`
     : 'Change an order to see how long its update took to arrive.';
 }
 
@@ -526,12 +625,13 @@ function drawChart() {
 
 $('signin-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  const token = $('token').value.trim().replace(/^Bearer\s+/i, '');
+  const token = $('token', HTMLInputElement).value.trim().replace(/^Bearer\s+/i, '');
   if (token) signIn(token);
 });
-$('create-form').addEventListener('submit', (event) => {
+const createForm = $('create-form', HTMLFormElement);
+createForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  void createOrder(event.currentTarget);
+  void createOrder(createForm);
 });
 $('signout').addEventListener('click', () => signOut());
 setInterval(tickAges, 250);

@@ -1,5 +1,6 @@
 // The order board: a page at `/` and its files under `/web/`, served by the query role. Plain files, no
-// build step: what is in this folder is what the browser runs.
+// build step: what is in this folder is what the browser runs (operations.js is written by `npm run
+// codegen`; tsc checks board.js through its JSDoc, with src/web/tsconfig.json).
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -44,7 +45,7 @@ const headers = {
 /** The file behind a board path, or null: a fixed list, so no request path ever becomes a file path. */
 function fileFor(path: string): string | null {
   if (path === '/') return join(here, 'index.html');
-  if (path === '/web/board.js' || path === '/web/board.css') return join(here, path.slice('/web/'.length));
+  if (path === '/web/board.js' || path === '/web/operations.js' || path === '/web/board.css') return join(here, path.slice('/web/'.length));
   const vendored = /^\/web\/vendor\/graphql-ws\/((?:client|common-[A-Za-z0-9_-]+)\.js)$/.exec(path);
   return vendored ? join(graphqlWsDist, vendored[1]!) : null;
 }

@@ -37,6 +37,15 @@ export function eventStoreContract(
       return published;
     }
 
+    /**
+     * Drains until `expected` is handed over, and answers the milliseconds since `failedBefore`: the first
+     * backoff is 1 s, so less means it was not held back, and a drain that never hands it over times out.
+     */
+    async function drainedAfterBackoff(expected: StoredEvent[], failedBefore: number): Promise<number> {
+      await vi.waitFor(async () => expect(await drainOutbox()).toEqual(expected), { timeout: 10_000, interval: 100 });
+      return Date.now() - failedBefore;
+    }
+
     describe('when events are appended to a new stream', () => {
       it('reads them back in version order with their data, metadata and commit time', async () => {
         const stream = streamId();
@@ -216,6 +225,7 @@ export function eventStoreContract(
         const failing = appended[1]!;
         const published: StoredEvent[] = [];
 
+        const failedBefore = Date.now();
         const count = await store.relayOutbox(10, async (event) => {
           if (event.position === failing.position) throw new Error('bus refused it');
           published.push(event);
@@ -224,8 +234,7 @@ export function eventStoreContract(
         expect(count).toBe(2);
         expect(published).toEqual([appended[0], appended[2]]);
         expect(await drainOutbox()).toEqual([]);
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // the first backoff is 1 s
-        expect(await drainOutbox()).toEqual([failing]);
+        expect(await drainedAfterBackoff([failing], failedBefore)).toBeGreaterThanOrEqual(900);
       });
 
       it('dead-letters an event after maxAttempts failures while the bus answers, and never hands it over again', async () => {
@@ -251,10 +260,10 @@ export function eventStoreContract(
         const down = async () => {
           throw new Error('bus unavailable');
         };
+        const failedBefore = Date.now();
         await store.relayOutbox(10, down, { maxAttempts: 1, busUp: async () => false, onDeadLetter: (event) => given.push(event) });
         expect(given).toEqual([]);
-        await new Promise((resolve) => setTimeout(resolve, 1100));
-        expect(await drainOutbox()).toEqual([failing]);
+        expect(await drainedAfterBackoff([failing!], failedBefore)).toBeGreaterThanOrEqual(900);
       });
     });
 
@@ -290,6 +299,7 @@ export function eventStoreContract(
         const failing = appended[0]!;
         const handed: StoredEvent[] = [];
 
+        const failedBefore = Date.now();
         const count = await store.relayOutbox(
           10,
           async (event) => {
@@ -303,8 +313,7 @@ export function eventStoreContract(
         expect(handed).not.toContainEqual(appended[2]);
         expect(handed.filter((event) => event.streamId === b)).toEqual([appended[1], appended[3]]);
         expect(await drainOutbox()).toEqual([]);
-        await new Promise((resolve) => setTimeout(resolve, 1100));
-        expect(await drainOutbox()).toEqual([appended[0], appended[2]]);
+        expect(await drainedAfterBackoff([appended[0]!, appended[2]!], failedBefore)).toBeGreaterThanOrEqual(900);
       });
     });
 
@@ -318,8 +327,12 @@ export function eventStoreContract(
 
         await stop();
         onAppend.mockClear();
+        // A watcher still running is called for the next append: by then the stopped one would have been too.
+        const marker = vi.fn();
+        const stopMarker = await store.watchOutbox(marker);
         await store.append(streamId(), 0, [newEvent()]);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await vi.waitFor(() => expect(marker).toHaveBeenCalled());
+        await stopMarker();
         expect(onAppend).not.toHaveBeenCalled();
       });
     });

@@ -65,8 +65,11 @@ export function receiptsContract(name: string, make: () => Promise<ReceiptsUnder
         await b.record(c, { ACCEPTED: new Date().toISOString() });
         await vi.waitFor(() => expect(seen).toHaveBeenCalledTimes(1), { timeout: 2000 });
         await unsubscribe();
+        // A watcher that stays is told of the next change: by then the unsubscribed one would have been too.
+        const marker = vi.fn();
+        await a.watch(c.commandId, marker);
         await b.record(c, { APPENDED: new Date().toISOString() });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await vi.waitFor(() => expect(marker).toHaveBeenCalled(), { timeout: 2000 });
         expect(seen).toHaveBeenCalledTimes(1);
         expect(other).not.toHaveBeenCalled();
       });

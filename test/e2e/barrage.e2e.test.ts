@@ -3,6 +3,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Random, seededRandom } from '../random.js';
 import { uniqueName } from '../services.js';
 import { type IsolatedServices, isolatedServices, jwtSecret, type StartedServer, startServer, tokenFor } from './harness.js';
 
@@ -15,25 +16,9 @@ const seed = Number(process.env.BARRAGE_SEED ?? 20261126);
 const hostileCount = Number(process.env.BARRAGE_REQUESTS ?? 640);
 const rateLimitPerMinute = 150;
 const documented = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'INVALID_STATE', 'STALE_READ', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'ROLE_NOT_SERVED']);
-/** How graphql-ws and ws close a connection they refuse (README "Security"). */
+/** How graphql-ws and ws close a connection they refuse (docs/security.md). */
 const documentedCloseCodes = new Set([1009, 4400, 4401, 4403, 4408, 4409, 4429]);
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-function prng(state: number) {
-  const next = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!;
-  const text = (length: number, alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789') =>
-    Array.from({ length }, () => alphabet[int(0, alphabet.length - 1)]).join('');
-  const bytes = (length: number) => Buffer.from(Array.from({ length }, () => int(0, 255)));
-  return { next, int, pick, text, bytes, chance: (p: number) => next() < p };
-}
-type Rng = ReturnType<typeof prng>;
 
 interface Answer {
   status: number;
@@ -118,7 +103,7 @@ describe('given a service under a barrage of hostile requests', () => {
   });
 
   it('answers every request with a documented code, stays ready, and stores only the valid commands', { timeout: 240_000 }, async () => {
-    const rng = prng(seed);
+    const rng = seededRandom(seed);
     const key = new TextEncoder().encode(jwtSecret);
     const now = Math.floor(Date.now() / 1000);
     const attackers = await Promise.all([1, 2, 3].map((n) => tokenFor(`${uniqueName('attacker')}-${n}`)));
@@ -303,7 +288,7 @@ describe('given a service under a barrage of hostile requests', () => {
     ];
     const totalWeight = generators.reduce((sum, [, weight]) => sum + weight, 0);
     const specs: Spec[] = Array.from({ length: hostileCount }, (_, n) => {
-      let roll = rng.next() * totalWeight;
+      let roll = rng() * totalWeight;
       const [, , make] = generators.find(([, weight]) => (roll -= weight) < 0) ?? generators[0]!;
       return make(n);
     });
@@ -483,7 +468,7 @@ describe('given a service under a barrage of hostile requests', () => {
     const remember = (orderId: string, result: { version: number; events: string[] }) =>
       result.events.forEach((type, i) => expected.set(`${orderId}@${result.version - result.events.length + 1 + i}`, type));
     const admin = await tokenFor(uniqueName('ops'), true);
-    async function customer(name: string, chain: Rng): Promise<void> {
+    async function customer(name: string, chain: Random): Promise<void> {
       const token = await tokenFor(`${uniqueName(name)}`);
       for (let k = 0; k < 4; k++) {
         const items = Array.from({ length: chain.int(1, 3) }, (_, i) => ({ sku: `SKU-${i + 1}`, name: `Item ${i + 1}`, quantity: chain.int(1, 5), unitPriceCents: chain.int(100, 10_000) }));
@@ -528,7 +513,7 @@ describe('given a service under a barrage of hostile requests', () => {
     }
     const startedAt = Date.now();
     // Customers first get a head start, so "other users' ids" has real victims to aim at.
-    const customers = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name, i) => customer(name, prng(seed + i + 1)));
+    const customers = ['alice', 'bob', 'carol', 'dave', 'erin'].map((name, i) => customer(name, seededRandom(seed + i + 1)));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const queue = [...specs.map((spec) => () => fire(spec)), ...wsSessions, ...sseSessions];
     for (let i = queue.length - 1; i > 0; i--) {

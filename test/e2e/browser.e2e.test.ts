@@ -154,7 +154,7 @@ describe('given the board served by a server on the real services, in Chromium',
 
     it('fits a 375 px wide screen without scrolling sideways', async () => {
       await page.setViewportSize({ width: 375, height: 812 });
-      await page.waitForTimeout(300);
+      await page.waitForFunction(() => window.innerWidth === 375);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
       expect(await page.locator(`li.order[data-id="${orderId}"] [data-action="cancel"]`).isVisible()).toBe(true);
       await shot(page, '06-customer-375px');
@@ -199,6 +199,41 @@ describe('given the board served by a server on the real services, in Chromium',
       await page.locator(`li.order[data-id="${created.data.createOrder.orderId}"]`).waitFor({ timeout: 10_000 });
       await expect.poll(async () => Number(await page.locator('#lag-chart svg').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
       await shot(page, '07-admin-board');
+      expect(pageErrors).toEqual([]);
+    });
+  });
+
+  describe('when the server runs only the trusted documents (TRUSTED_DOCUMENTS), and a customer uses the board', () => {
+    let trusted: StartedServer;
+    let context: BrowserContext;
+    let page: Page;
+
+    beforeAll(async () => {
+      // Commands and reads only: the first server's relay and projectors carry the events, as separate roles would.
+      trusted = await startServer({ ...services.env, ROLE: 'command,query', RATE_LIMIT_PER_MINUTE: '100000', TRUSTED_DOCUMENTS: 'client/generated/persisted-documents.json' });
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      page = await boardPage(context);
+    });
+    afterAll(async () => {
+      await context?.close();
+      await trusted?.stop();
+    });
+
+    it('refuses a document it does not list', async () => {
+      const answer = await gql(trusted.url, 'query Unlisted { orders(first: 1) { totalCount } }', {}, alice);
+      expect(answer.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    });
+
+    it('runs every operation the board sends: the list, myOrdersUpdated, a create and a confirm, and commandStatus', async () => {
+      await page.goto(`${trusted.url}/#token=${await tokenFor('trusting-carol')}`);
+      await page.locator('#conn[data-state="live"]').waitFor();
+      await clickUntil(page, '#create', 'li.order[data-status="CREATED"]');
+      const row = `li.order[data-id="${await page.locator('li.order').first().getAttribute('data-id')}"]`;
+      await clickUntil(page, `${row} [data-action="confirm"]`, `${row}[data-status="CONFIRMED"]`);
+      await page.locator('#stages li[data-stage="PROJECTED"][data-reached="true"]').waitFor();
+      expect(await page.locator('#command-error').textContent()).toBe('');
+      expect(await page.locator('#toast').isHidden()).toBe(true);
+      await shot(page, '11-board-trusted-documents');
       expect(pageErrors).toEqual([]);
     });
   });

@@ -180,7 +180,7 @@ describe('given the real services, a write instance A and a read-only instance B
         expect(stages.every((m) => m.data.commandStatus.orderId === orderId && m.data.commandStatus.version === version)).toBe(true);
         const times = stages.map((m) => Date.parse(m.data.commandStatus.at));
         expect([...times].sort((x, y) => x - y)).toEqual(times);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await receipts.completed;
         expect(receipts.messages).toHaveLength(4);
 
         const other = wsClient(b.url, bob);
@@ -253,8 +253,11 @@ describe('given the real services, a write instance A and a read-only instance B
         const [, change, created] = await stream.next(3);
         expect(change!.data.myOrdersUpdated).toMatchObject({ eventType: 'OrderItemAdded', version: 2, previousVersion: 1, order: { id: existing } });
         expect(created!.data.myOrdersUpdated).toMatchObject({ eventType: 'OrderCreated', version: 1, previousVersion: null, order: { id: fresh, userId: 'erin' } });
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        expect(stream.messages).toHaveLength(3);
+        // Alice's order came before this one of Erin's: it would have arrived by the time this one does.
+        const { orderId: marker } = await create(erin);
+        const [, , , next] = await stream.next(4);
+        expect(next!.data.myOrdersUpdated).toMatchObject({ eventType: 'OrderCreated', order: { id: marker, userId: 'erin' } });
+        expect(stream.messages).toHaveLength(4);
       } finally {
         await client.dispose();
       }

@@ -120,6 +120,8 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
   const messages: GraphQLResponse<T>[] = [];
   let waiting: { count: number; resolve: () => void } | null = null;
   let failure: unknown = null;
+  let complete!: () => void;
+  const completed = new Promise<void>((resolve) => (complete = resolve));
   const unsubscribe = client.subscribe<T>(
     { query, variables },
     {
@@ -131,12 +133,14 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
         failure = error;
         waiting?.resolve();
       },
-      complete: () => waiting?.resolve(),
+      complete: () => (complete(), waiting?.resolve()),
     },
   );
   return {
     messages,
     unsubscribe,
+    /** Settles when the server completes the subscription. */
+    completed,
     async next(count: number, timeoutMs = 10_000): Promise<GraphQLResponse<T>[]> {
       if (messages.length < count && !failure)
         await new Promise<void>((resolve, reject) => {

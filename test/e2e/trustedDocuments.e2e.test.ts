@@ -9,7 +9,7 @@ import { collect, type IsolatedServices, isolatedServices, type StartedServer, s
 
 const manifest = path.resolve('client/generated/persisted-documents.json');
 const items = [{ sku: 'TD-1', name: 'Trusted', quantity: 1, unitPriceCents: 100 }];
-// The board's own spelling (src/web/board.js): not the manifest's text, the same operation.
+// The board's operations spelled by hand: not the manifest's text, the same operation.
 const boardOrders = `query BoardOrders($first: Int!) { orders(first: $first) { totalCount edges { node { ...BoardOrder } } } }
   fragment BoardOrder on Order {
     id userId status totalCents currency version createdAt

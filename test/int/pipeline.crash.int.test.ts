@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { orderStats } from '../../src/projectors/orderStats.js';
 import { expectConverged } from './convergence.js';
 import { openPipeline, type Pipeline, writeOrders } from './fixtures/pipeline.js';
 
@@ -32,16 +32,28 @@ async function spawnProjector(): Promise<ChildProcess> {
   return child;
 }
 
+/** Events the orderStats projection has folded: how far the projector got. */
+const projected = async () => (await p.readStore.counters(orderStats.collection)).events;
+
 describe('when the projector process is killed with SIGKILL mid-batch and started again', () => {
-  it('converges', async () => {
+  it('stops with part of the batch projected, and its successor converges', async () => {
     const first = await spawnProjector();
     const writing = writeOrders(p.store, { orders: 80, seed: 41, concurrency: 8 });
-    await sleep(1000);
-    expect(first.exitCode).toBeNull(); // still working when killed
+    let written = false;
+    void writing.then(() => (written = true));
+    // Killed as soon as it has projected something: part of the batch done, the rest not yet.
+    await vi.waitFor(async () => expect(await projected()).toBeGreaterThan(0), { timeout: 30_000, interval: 10 });
+    expect(first.exitCode).toBeNull();
+    const writtenAtKill = written;
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
+    // Nothing else writes the read models, so this is where the killed projector stopped.
+    const atKill = await projected();
     await writing;
     await spawnProjector();
     await expectConverged(p, 30_000);
+    expect(writtenAtKill, 'the batch was still being written when the projector died').toBe(false);
+    expect(atKill).toBeGreaterThan(0);
+    expect(atKill, 'events the successor projected').toBeLessThan(await projected());
   });
 });

@@ -8,9 +8,10 @@ import { orderDetails } from '../../src/projectors/orderDetails.js';
 import { projections } from '../../src/projectors/role.js';
 import { retryDeadLetters } from '../../src/projectors/retry.js';
 import { applyEvent } from '../../src/projectors/runtime.js';
+import { seededRandom } from '../random.js';
 import { uniqueName, urls } from '../services.js';
 import { expectConverged } from './convergence.js';
-import { appendOne, deleteRedisPrefix, openPipeline, type Pipeline, random, writeOrders } from './fixtures/pipeline.js';
+import { appendOne, deleteRedisPrefix, openPipeline, type Pipeline, writeOrders } from './fixtures/pipeline.js';
 import { purgeStream } from '../jetStreamAdmin.js';
 
 let p: Pipeline;
@@ -135,7 +136,7 @@ describe('given events delivered in a random order, each several times', () => {
     const readStore = new RedisReadStore({ url: urls.redis, prefix });
     try {
       const events = await allEvents();
-      const rand = random(3);
+      const rand = seededRandom(3);
       const deliveries = [...events, ...events.filter(() => rand() < 0.3)].sort(() => rand() - 0.5);
       for (const projection of projections) for (const event of deliveries) await applyEvent({ store: p.store, readStore, feed: p.feed }, projection, event).catch(() => {});
       await expectConverged({ store: p.store, readStore, deadLetters: p.deadLetters });

@@ -12,6 +12,7 @@ import { orderDetails, type OrderDoc } from '../../src/projectors/orderDetails.j
 import { consumerOf } from '../../src/projectors/deadLetters.js';
 import { projections } from '../../src/projectors/role.js';
 import { projectionStatus } from '../../src/projectors/status.js';
+import { busState } from '../../faults/bus.js';
 import { urls } from '../services.js';
 import { appendOne, fast, openPipeline, type Pipeline } from './fixtures/pipeline.js';
 
@@ -88,7 +89,17 @@ describe('when stray messages reach the subject of an order', () => {
   });
 
   it('never sees them again: the bus is told to drop them, not to redeliver after the ack wait', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 2.5 * fast.ackWaitMs));
+    // Nothing left undelivered or waiting for an ack: the bus holds nothing it could deliver again. A
+    // message left unacked would sit in ackPending until its ack wait, then come back (deliveries > 1).
+    const durables = projections.map((projection) => consumerOf(projection.name));
+    await vi.waitFor(
+      async () => {
+        const bus = await busState(urls.nats, p.env.NATS_STREAM, durables);
+        expect(bus.missingConsumers).toEqual([]);
+        for (const name of durables) expect(bus.consumers[name], name).toMatchObject({ pending: 0, ackPending: 0 });
+      },
+      { timeout: 5 * fast.ackWaitMs * fast.maxDeliver },
+    );
     const letters = (await p.deadLetters.list({ unresolvedOnly: true })).filter((letter) => letter.streamId === orderId);
     expect(letters.map((letter) => letter.deliveries)).toEqual(letters.map(() => 1));
   });

@@ -383,8 +383,8 @@ describe('given a document at v1', () => {
       await applyEvent(winner.deps, orderDetails, v2);
       world.raceNextWrite(() => world.seed(winner.doc()!));
       expect(await applyEvent(world.deps, orderDetails, v2)).toBe('duplicate');
-      expect(world.doc()?.version).toBe(2);
-      expect(world.doc()?.data.items.find((line) => line.sku === 'G')?.quantity).toBe(3);
+      // The document is the one this test seeded for the winner: reading it back would prove nothing.
+      // That nothing wrote over it is what the loser must show.
       expect(world.writes).toEqual([]);
       expect(world.notices).toEqual([]);
     });

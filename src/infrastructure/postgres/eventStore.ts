@@ -206,8 +206,16 @@ export class PrismaEventStore implements EventStore {
     const { inFlight = 1, maxAttempts = 10, busUp = async () => true, onDeadLetter } = options;
     return this.sql.transaction(async (tx: SqlClient) => {
       // One relay at a time, or two replicas could publish the same stream out of order. The lock
-      // ends with the transaction, so a crashed relay cannot keep it.
-      const [lock] = await tx.query<{ locked: boolean }>(`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked`, [], 'relay-lock');
+      // ends with the transaction, so a crashed relay cannot keep it. This transaction commits without
+      // waiting for the WAL flush (synchronous_commit off, for it alone): the next batch, and the events
+      // committed meanwhile, no longer wait for the disk behind this one. What it writes is a mark that a
+      // row was published; one lost in a Postgres crash means that row is published again, which the bus
+      // drops by message id (or the projectors by version): the events themselves were flushed by the append.
+      const [lock] = await tx.query<{ locked: boolean }>(
+        `SELECT pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}::bigint) AS locked, set_config('synchronous_commit', 'off', true)`,
+        [],
+        'relay-lock',
+      );
       if (!lock?.locked) return 0;
 
       // A stream whose oldest pending row waits out its backoff waits whole, from that row on.

@@ -54,7 +54,7 @@ export interface RedisReadStoreOptions {
  * a document sits in its own slot (`<b>:doc:<collection>:{<id>}`); an owner's indexes share the owner's
  * (`<b>:index:{<collection>:user:<u>}:status:PAID`); the collection's other indexes, its counters, its
  * namespace keys and the `seen` hash of each slot group sit in the collection's slot (`{<collection>}`),
- * the one hot slot every write of that collection touches (README "Scaling out" measures it).
+ * the one hot slot every write of that collection touches (docs/operations.md, "Scaling out", measures it).
  */
 export class RedisReadStore implements ReadStore, IndexHelpers {
   readonly namespaces: ReadNamespaces;
