@@ -275,7 +275,7 @@ export class Checker {
         let doc: unknown = null;
         for (const event of events) if (projection.handles.includes(event.type as never)) doc = projection.evolve(doc, toProjected(event));
         const last = events.at(-1);
-        if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.committedAt.toISOString(), data: doc });
+        if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.recordedAt.toISOString(), data: doc });
       }
       all.set(projection.name, docs);
     }

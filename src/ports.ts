@@ -1,7 +1,7 @@
 // The ports between the core and the vendors. Each has one real adapter (Postgres, NATS JetStream,
 // Redis) and one embedded twin (PGlite, in-process, in-memory); both pass the same contract suite.
 
-/** Who did what, carried by every event. Commit time is the store's `committedAt`. */
+/** Who did what, carried by every event. When is the store's `recordedAt`. */
 export interface EventMetadata {
   eventId: string;
   commandId: string;
@@ -28,7 +28,12 @@ export interface StoredEvent {
   schemaVersion: number;
   data: unknown;
   metadata: EventMetadata;
-  committedAt: Date;
+  /**
+   * When the append recorded the event: its transaction's start (Postgres now()), which commits moments
+   * later. Not the commit time: an append that started earlier may commit later, so times need not rise
+   * with positions. GraphQL still calls it `committedAt` (OrderEvent), and so does the bus message.
+   */
+  recordedAt: Date;
 }
 
 export interface AppendResult {
@@ -165,7 +170,7 @@ export interface VersionedDoc<T = unknown> {
   version: number;
   /** Id of the event at `version`: with the version, what reconciliation compares to the event store. */
   eventId?: string;
-  /** Commit time of the event at `version`, ISO-8601. */
+  /** When the store recorded the event at `version` (StoredEvent.recordedAt), ISO-8601. */
   eventAt: string;
   /** When a projector wrote the document, ISO-8601. */
   projectedAt: string;
@@ -187,7 +192,7 @@ export interface Counters {
   values: Record<string, number>;
   /** Events folded into the counters, so far. */
   events: number;
-  /** Newest commit time among them, and the last write, ISO-8601; null before the first write. */
+  /** Newest recordedAt among them, and the last write, ISO-8601; null before the first write. */
   eventAt: string | null;
   projectedAt: string | null;
 }
@@ -378,8 +383,9 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
-export type CommandStage = 'ACCEPTED' | 'APPENDED' | 'PUBLISHED' | 'PROJECTED';
-export const commandStages: readonly CommandStage[] = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'];
+/** The stages of a command's receipt, in the order a command reaches them. */
+export const commandStages = ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'] as const;
+export type CommandStage = (typeof commandStages)[number];
 
 /** What became of one command, stage by stage; stages are written by different processes in any order. */
 export interface Receipt {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { JetStreamBus } from '../../src/infrastructure/nats/jetStreamBus.js';
 import { createEventStore } from '../../src/infrastructure/postgres/eventStore.js';
 import type { StoredEvent } from '../../src/ports.js';
+import { deleteStream, purgeStream } from '../../test/jetStreamAdmin.js';
 import { BenchEnv, local } from '../lib/env.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '20000' }, batch: { type: 'string', default: '200' }, 'in-flight': { type: 'string', default: '1,64' } } });
@@ -15,7 +16,8 @@ const batch = Number(values.batch);
 
 const env = await BenchEnv.create();
 const store = createEventStore({ url: env.databaseUrl });
-const bus = await JetStreamBus.connect({ url: local.nats, stream: env.stream, subjectPrefix: `${env.stream.toLowerCase()}.events` });
+const stream = { url: local.nats, stream: env.stream };
+const bus = await JetStreamBus.connect({ ...stream, subjectPrefix: `${env.stream.toLowerCase()}.events` });
 const db = new pg.Client({ connectionString: env.databaseUrl });
 await db.connect();
 try {
@@ -29,7 +31,7 @@ try {
        INSERT INTO outbox (position) SELECT position FROM e`,
       [n],
     );
-    await bus.purgeStream();
+    await purgeStream(stream);
     const publish = (event: StoredEvent) => bus.publish(event);
     const cpu = process.cpuUsage();
     const start = performance.now();
@@ -42,7 +44,7 @@ try {
   }
 } finally {
   await db.end();
-  await bus.deleteStream();
+  await deleteStream(stream);
   await bus.close();
   await store.close();
   await env.cleanup();

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AppError, ConflictError } from '../domain/errors.js';
@@ -6,14 +6,8 @@ import { type Caller, decide, evolve, fold, owned, type OrderCommand, type Order
 import { metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
 import { serialized } from './streamQueue.js';
-import {
-  type AppendResult,
-  type EventStore,
-  IdempotencyKeyTakenError,
-  type IdempotencyRecord,
-  type NewEvent,
-  WrongExpectedVersionError,
-} from '../ports.js';
+import { type AppendResult, type EventStore, IdempotencyKeyTakenError, type NewEvent, WrongExpectedVersionError } from '../ports.js';
+import { firstResult, type Idempotency, idempotencyOf } from './idempotency.js';
 
 export interface CommandResult {
   orderId: string;
@@ -22,8 +16,8 @@ export interface CommandResult {
   commandId: string;
   correlationId: string;
   events: string[];
-  /** Commit time of the last event, ISO-8601: the APPENDED stage of the command's receipt. */
-  committedAt?: string;
+  /** When the store recorded the last event (see StoredEvent.recordedAt), ISO-8601: the APPENDED stage of the command's receipt. */
+  recordedAt?: string;
 }
 
 export interface CommandOptions {
@@ -75,110 +69,128 @@ export async function handleCommand(deps: CommandDeps, command: OrderCommand, op
   }
 }
 
+/**
+ * Load, decide, append, retry: each attempt runs steps 1-5, and step 6 is the one policy that says
+ * whether and when another attempt runs. Commands on one order are already queued within this process
+ * (streamQueue.ts), so a lost race here is one lost to another process.
+ */
 async function runCommand(deps: CommandDeps, command: OrderCommand, options: CommandOptions): Promise<CommandResult> {
   const { store } = deps;
   const streamId = command.data.orderId;
   const commandId = randomUUID();
-  const requestHash = options.idempotencyKey ? hashRequest(command.type, options.request) : '';
+  const idempotency = idempotencyOf(command.type, options);
   // A new order has no stream to load: createOrder presumes none, and the append's expected version 0
-  // checks that in the database. Whenever the presumption fails (the append conflicts, or the decision
-  // or a pinned version refuses), the order is loaded and decided again, without counting a lost race,
+  // checks that in the database. When the presumption fails, the order is loaded and decided again,
   // so every answer is the one a load would have given.
   let presumeNew = command.type === 'CreateOrder';
+  // A refusal (or a key taken meanwhile) answers only once step 1 has found no first run behind it.
+  let refusal: { error: unknown } | null = null;
 
-  for (let attempt = 1; ; attempt++) {
-    // 0. A repeat of an idempotent command returns the first result and does nothing else. Asked again
-    //    after a lost race, which may have been lost to the first run of this very command.
-    if (options.idempotencyKey) {
-      const previous = await store.findIdempotency(options.caller.userId, options.idempotencyKey);
-      if (previous) return repeatResult(previous, requestHash);
-    }
-
-    // 1. Load the stream (from its snapshot on) and fold it into the state decisions need.
+  for (let lostRaces = 0; ; ) {
+    // 1. A repeat of an idempotent command returns the first result and does nothing else. Looked up
+    //    again before a refusal is answered: the first run of this very command may have caused it.
+    const first = idempotency && (await firstResult<CommandResult>(store, idempotency));
+    if (first) return first;
+    if (refusal) throw refusal.error;
     const presumed = presumeNew;
     presumeNew = false;
+
+    // 2. Load the stream (from its snapshot on) and fold it into the state decisions need.
     const { state, version } = presumed ? { state: null, version: 0 } : await loadOrder(store, streamId, { useSnapshot: deps.snapshotEvery > 0 });
 
-    // 2. Decide: pure, may reject with a typed error.
-    let decided: OrderEvent[];
-    try {
-      // Someone else's order does not exist for the caller: not even its version may show in a CONFLICT.
-      if (command.type !== 'CreateOrder') owned(state, streamId, options.caller);
-      if (options.expectedVersion != null && options.expectedVersion !== version)
-        throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
-      decided = decide(command, state, options.caller);
-    } catch (error) {
-      if (presumed) {
-        attempt--;
-        continue;
-      }
-      // A repeat whose first run committed after step 0 looked sees that run's order, not its record:
-      // the refusal would answer the first run's own effect. Look for the record again before refusing.
-      if (options.idempotencyKey && error instanceof AppError) {
-        const first = await store.findIdempotency(options.caller.userId, options.idempotencyKey);
-        if (first) return repeatResult(first, requestHash);
-      }
-      throw error;
-    }
-    const events: NewEvent[] = decided.map((event) => ({
-      type: event.type,
-      schemaVersion: currentSchemaVersion[event.type],
-      data: event.data,
-      metadata: {
-        eventId: randomUUID(),
-        commandId,
-        correlationId: options.correlationId,
-        causationId: commandId,
-        userId: options.caller.userId,
-      },
-    }));
+    // 3. Decide: pure; a refusal is a typed error.
+    const decided = decideOrRefuse(command, state, version, options);
 
-    // 3. Append events, outbox rows and the idempotency record in one transaction.
-    let appended: AppendResult;
-    try {
-      appended = await store.append(
-        streamId,
-        version,
-        events,
-        options.idempotencyKey
-          ? {
-              userId: options.caller.userId,
-              key: options.idempotencyKey,
-              requestHash,
-              result: (append) => toResult(streamId, commandId, options.correlationId, append),
-            }
-          : undefined,
-      );
-    } catch (error) {
-      // 4. Lost a race: a pinned version is a conflict; otherwise decide again on the newer state, after
-      //    a short random pause so the losers of one race do not all collide again in the next.
-      if (error instanceof IdempotencyKeyTakenError) {
-        const first = await store.findIdempotency(options.caller.userId, error.key);
-        if (first) return repeatResult(first, requestHash);
-      }
-      if (!(error instanceof WrongExpectedVersionError)) throw error;
-      if (presumed) {
-        attempt--;
-        continue;
-      }
-      if (options.expectedVersion != null) throw new ConflictError(`order ${streamId} changed concurrently`);
-      if (attempt >= deps.maxRetries) throw new ConflictError(`order ${streamId} is too busy; try again`, { attempts: attempt });
+    // 4. Append (and 5. snapshot when due).
+    const outcome = 'refused' in decided ? decided : await commit(deps, { streamId, commandId, options, idempotency }, version, state, decided);
+    if ('result' in outcome) return outcome.result;
+
+    // 6. Not committed: the retry policy says what follows.
+    const next = retryPolicy(outcome, { presumed, idempotent: idempotency !== null, pinned: options.expectedVersion != null, streamId });
+    if (next === 'recheck') refusal = { error: 'refused' in outcome ? outcome.refused : outcome.appendFailed };
+    if (next === 'back off') {
+      if (++lostRaces >= deps.maxRetries) throw new ConflictError(`order ${streamId} is too busy; try again`, { attempts: lostRaces });
       metrics.commandRetries.inc({ command: command.type });
-      await sleep(Math.random() * Math.min(10 * 2 ** attempt, 1_000));
-      continue;
+      // A random pause, so the losers of one race do not all collide again in the next.
+      await sleep(Math.random() * Math.min(10 * 2 ** lostRaces, 1_000));
     }
-
-    // 5. Committed. A snapshot when the stream crossed a multiple of snapshotEvery: outside the
-    //    transaction, and its failure only logged, since it is an optimisation.
-    for (const event of appended.events) metrics.eventsAppended.inc({ type: event.type });
-    const every = deps.snapshotEvery;
-    if (every > 0 && Math.floor(appended.version / every) > Math.floor(version / every)) {
-      await store
-        .writeSnapshot(streamId, appended.version, snapshotSchemaVersion, fold(decided, state))
-        .catch((error: unknown) => deps.log.warn({ err: error, orderId: streamId, version: appended.version }, 'snapshot not written; loads replay more events until the next one'));
-    }
-    return toResult(streamId, commandId, options.correlationId, appended);
   }
+}
+
+type Setback = { refused: AppError } | { appendFailed: unknown };
+
+/**
+ * The retry policy, for every way an attempt can fail to commit:
+ * - `reload`: createOrder presumed a new order and the order exists: load it and decide again, at once
+ *   and without counting it as a lost race;
+ * - `recheck`: a refusal, or an idempotency key taken meanwhile, with an idempotency key: look for the
+ *   first run's record once more (step 1) before answering;
+ * - `back off`: another process appended first: decide again on the newer state after a pause, a
+ *   bounded number of times;
+ * anything else is the answer, thrown: a refusal, a CONFLICT for a pinned version, an unexpected error.
+ */
+function retryPolicy(setback: Setback, attempt: { presumed: boolean; idempotent: boolean; pinned: boolean; streamId: string }): 'reload' | 'recheck' | 'back off' {
+  if ('refused' in setback) {
+    if (attempt.presumed) return 'reload';
+    if (attempt.idempotent) return 'recheck';
+    throw setback.refused;
+  }
+  const error = setback.appendFailed;
+  if (error instanceof IdempotencyKeyTakenError) return 'recheck';
+  if (!(error instanceof WrongExpectedVersionError)) throw error;
+  if (attempt.presumed) return 'reload';
+  if (attempt.pinned) throw new ConflictError(`order ${attempt.streamId} changed concurrently`);
+  return 'back off';
+}
+
+/** The events the command decides on, or the typed error it is refused with. */
+function decideOrRefuse(command: OrderCommand, state: OrderState | null, version: number, options: CommandOptions): OrderEvent[] | { refused: AppError } {
+  const streamId = command.data.orderId;
+  try {
+    // Someone else's order does not exist for the caller: not even its version may show in a CONFLICT.
+    if (command.type !== 'CreateOrder') owned(state, streamId, options.caller);
+    if (options.expectedVersion != null && options.expectedVersion !== version)
+      throw new ConflictError(`order ${streamId} is at version ${version}, not ${options.expectedVersion}`, { version });
+    return decide(command, state, options.caller);
+  } catch (error) {
+    if (error instanceof AppError) return { refused: error };
+    throw error;
+  }
+}
+
+/**
+ * 4. The events, their outbox rows and the idempotency record in one transaction. 5. Once committed, a
+ * snapshot when the stream crossed a multiple of snapshotEvery: outside the transaction, and its failure
+ * only logged, since it is an optimisation.
+ */
+async function commit(
+  deps: CommandDeps,
+  { streamId, commandId, options, idempotency }: { streamId: string; commandId: string; options: CommandOptions; idempotency: Idempotency | null },
+  version: number,
+  state: OrderState | null,
+  decided: OrderEvent[],
+): Promise<{ result: CommandResult } | Setback> {
+  const events: NewEvent[] = decided.map((event) => ({
+    type: event.type,
+    schemaVersion: currentSchemaVersion[event.type],
+    data: event.data,
+    metadata: { eventId: randomUUID(), commandId, correlationId: options.correlationId, causationId: commandId, userId: options.caller.userId },
+  }));
+  const claim = idempotency && { ...idempotency, result: (append: AppendResult) => toResult(streamId, commandId, options.correlationId, append) };
+  let appended: AppendResult;
+  try {
+    appended = await deps.store.append(streamId, version, events, claim ?? undefined);
+  } catch (error) {
+    return { appendFailed: error };
+  }
+  for (const event of appended.events) metrics.eventsAppended.inc({ type: event.type });
+  const every = deps.snapshotEvery;
+  if (every > 0 && Math.floor(appended.version / every) > Math.floor(version / every)) {
+    await deps.store
+      .writeSnapshot(streamId, appended.version, snapshotSchemaVersion, fold(decided, state))
+      .catch((error: unknown) => deps.log.warn({ err: error, orderId: streamId, version: appended.version }, 'snapshot not written; loads replay more events until the next one'));
+  }
+  return { result: toResult(streamId, commandId, options.correlationId, appended) };
 }
 
 /** The state and version of an order: from its snapshot (when usable) plus the events after it. */
@@ -198,7 +210,7 @@ export async function loadOrder(
   return { state, version };
 }
 
-function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string; committedAt: Date }[] }): CommandResult {
+function toResult(orderId: string, commandId: string, correlationId: string, append: { version: number; position: bigint; events: { type: string; recordedAt: Date }[] }): CommandResult {
   return {
     orderId,
     version: append.version,
@@ -206,27 +218,6 @@ function toResult(orderId: string, commandId: string, correlationId: string, app
     commandId,
     correlationId,
     events: append.events.map((event) => event.type),
-    committedAt: append.events.at(-1)?.committedAt.toISOString(),
+    recordedAt: append.events.at(-1)?.recordedAt.toISOString(),
   };
-}
-
-function repeatResult(record: IdempotencyRecord, requestHash: string): CommandResult {
-  if (record.requestHash !== requestHash) throw new ConflictError('idempotency key already used with different input');
-  return record.result as CommandResult;
-}
-
-function hashRequest(type: string, request: unknown): string {
-  return createHash('sha256').update(stableJson({ type, request })).digest('hex');
-}
-
-/** JSON with sorted keys, so the same input hashes the same whatever the key order. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`)
-      .join(',')}}`;
-  return JSON.stringify(value);
 }

@@ -1,3 +1,4 @@
+import { KeyedQueue } from '../keyedQueue.js';
 import type { EventStore } from '../ports.js';
 
 // Commands on one order from one process queue up instead of racing. Appends to a stream are serial
@@ -5,19 +6,11 @@ import type { EventStore } from '../ports.js';
 // burst (50 items added at once) can exhaust the retries. Races between processes (several command
 // replicas) remain, and optimistic concurrency with retries settles those.
 
-const queues = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+const queues = new WeakMap<EventStore, KeyedQueue>();
 
 /** Runs `task` once every earlier task for the same store and stream has settled. */
 export function serialized<T>(store: EventStore, streamId: string, task: () => Promise<T>): Promise<T> {
-  let tails = queues.get(store);
-  if (!tails) queues.set(store, (tails = new Map()));
-  const result = (tails.get(streamId) ?? Promise.resolve()).then(task);
-  const tail = result.then(
-    () => {},
-    () => {},
-  );
-  tails.set(streamId, tail);
-  // An idle stream keeps no entry.
-  void tail.then(() => tails.get(streamId) === tail && tails.delete(streamId));
-  return result;
+  let queue = queues.get(store);
+  if (!queue) queues.set(store, (queue = new KeyedQueue()));
+  return queue.run(streamId, task);
 }

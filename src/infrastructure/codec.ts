@@ -1,13 +1,16 @@
 import type { StoredEvent } from '../ports.js';
 
-// Events travel as JSON; the 64-bit position travels as a decimal string so no precision is lost.
-interface WireEvent extends Omit<StoredEvent, 'position' | 'committedAt'> {
+// Events travel as JSON; the 64-bit position travels as a decimal string so no precision is lost. The
+// time keeps its first wire name, `committedAt`: messages are read by relays and projectors of other
+// releases (a rolling deploy, a stream replayed), which know it by that name.
+interface WireEvent extends Omit<StoredEvent, 'position' | 'recordedAt'> {
   position: string;
   committedAt: string;
 }
 
 export function encodeEvent(event: StoredEvent): string {
-  const wire: WireEvent = { ...event, position: event.position.toString(), committedAt: event.committedAt.toISOString() };
+  const { recordedAt, ...rest } = event;
+  const wire: WireEvent = { ...rest, position: event.position.toString(), committedAt: recordedAt.toISOString() };
   return JSON.stringify(wire);
 }
 
@@ -47,6 +50,6 @@ export function decodeEvent(text_: string): StoredEvent {
   if (!isObject(metadata) || !['eventId', 'commandId', 'correlationId', 'causationId', 'userId'].every((key) => text(metadata[key]))) problems.push('metadata');
   if (!('data' in wire)) problems.push('data');
   if (problems.length) throw new MalformedMessageError(`not an event envelope: missing or invalid ${problems.join(', ')}`);
-  const event = wire as unknown as WireEvent;
-  return { ...event, position: BigInt(event.position), committedAt: new Date(event.committedAt) };
+  const { committedAt, ...event } = wire as unknown as WireEvent;
+  return { ...event, position: BigInt(event.position), recordedAt: new Date(committedAt) };
 }

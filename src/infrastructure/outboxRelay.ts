@@ -48,7 +48,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
 
   const publish = async (event: StoredEvent) => {
     await bus.publish(event);
-    metrics.outboxPublishDuration.observe((Date.now() - event.committedAt.getTime()) / 1000);
+    metrics.outboxPublishDuration.observe((Date.now() - event.recordedAt.getTime()) / 1000);
     metrics.eventsPublished.inc();
   };
 

@@ -212,7 +212,7 @@ async function flush(target: Target, projection: Projection<unknown>, open: Map<
   const at = new Date().toISOString();
   for (const [id, order] of open) {
     if (!order.last || order.doc === null) continue;
-    const doc = { version: order.version, eventId: order.last.metadata.eventId, eventAt: order.last.committedAt.toISOString(), projectedAt: at, data: order.doc };
+    const doc = { version: order.version, eventId: order.last.metadata.eventId, eventAt: order.last.recordedAt.toISOString(), projectedAt: at, data: order.doc };
     writes.push({ id, expectedVersion: order.stored?.version ?? 0, doc, effects: projection.effects?.(order.stored?.data ?? null, order.doc, id) ?? {} });
   }
   const outcomes = target.readStore.applyMany

@@ -9,8 +9,8 @@ import { sampleProjections } from './status.js';
 
 const START_WINDOW_MS = 120_000;
 /**
- * A periodic sweep looks back to where the previous one ended, less this much: an append's commit time is
- * its transaction's start (Postgres now()), and the database's clock need not be this host's.
+ * A periodic sweep looks back to where the previous one ended, less this much: an event's recordedAt is
+ * its transaction's start (Postgres now()), not its commit, and the database's clock need not be this host's.
  */
 const SWEEP_OVERLAP_MS = 60_000;
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { currentSchemaVersion } from '../domain/order/index.js';
+import { isOrderEventType } from '../domain/order/index.js';
+import { KeyedQueue } from '../keyedQueue.js';
 import { metrics } from '../metrics.js';
 import type { BusMessage, BusSubscription, ChangeFeed, DeadLetterStore, DocumentStore, EventBus, EventStore, ReadCoordination, ReceiptStore, StoredEvent, VersionedDoc } from '../ports.js';
 import { consumerOf, type Projection, toProjected } from '../readModels/projection.js';
@@ -53,7 +54,6 @@ export class StrayMessageError extends Error {
   }
 }
 
-const isKnownType = (type: string) => Object.hasOwn(currentSchemaVersion, type);
 
 /** Whether the event store holds this very event (same id at the same version). One indexed read. */
 export async function confirmedByStore(store: EventStore, event: StoredEvent): Promise<boolean> {
@@ -150,7 +150,7 @@ function fold<D>(projection: Projection<D>, from: D | null, events: StoredEvent[
 /** One event into a document (an event the projection does not handle leaves it as it is); ProjectionError when it cannot. */
 export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: StoredEvent): D | null {
   // Not even skipped: an event of the store this code cannot read must stop the order here, honestly.
-  if (!isKnownType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
+  if (!isOrderEventType(stored.type)) throw new ProjectionError(stored, new Error(`unknown event type ${stored.type}`));
   if (!projection.handles.includes(stored.type as never)) return doc;
   try {
     return projection.evolve(doc, toProjected(stored));
@@ -165,12 +165,12 @@ export function foldEvent<D>(projection: Projection<D>, doc: D | null, stored: S
  */
 async function write<D>(deps: ApplyDeps, projection: Projection<D>, id: string, current: VersionedDoc<D> | null, doc: D, last: StoredEvent, expectedEventId?: string): Promise<'written' | 'lost'> {
   const at = current?.version ?? 0;
-  const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
+  const written = { version: last.version, eventId: last.metadata.eventId, eventAt: last.recordedAt.toISOString(), projectedAt: new Date().toISOString(), data: doc };
   const effects = projection.effects?.(current?.data ?? null, doc, id) ?? {};
   const ok = await deps.readStore.apply(projection.collection, id, at, written, effects, expectedEventId);
   if (!ok) return 'lost';
   remember(deps.readStore, projection.collection, id, written);
-  metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.committedAt.getTime()) / 1000);
+  metrics.projectionLatency.observe({ projection: projection.name }, (Date.parse(written.projectedAt) - last.recordedAt.getTime()) / 1000);
   await deps.feed.publish({ collection: projection.collection, id, version: last.version, userId: projection.ownerOf(doc), eventType: last.type, doc: written });
   return 'written';
 }
@@ -200,7 +200,8 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
   const log = deps.log.child({ projection: projection.name });
   const consumer = consumerOf(projection.name);
   const checkpoint = checkpointSaver(deps.readStore, projection.collection, deps.checkpointEveryMs ?? 250, log);
-  const tails = new Map<string, Promise<void>>();
+  // Chained per order: concurrent handlers on one order would only race into gap repairs.
+  const perOrder = new KeyedQueue();
   let health: ProjectionHealth = { handled: 0, failed: 0 };
 
   const reject = async (event: StoredEvent, reason: string, deliveries: number) => {
@@ -213,7 +214,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
     const { event } = message;
     try {
       // A type the domain does not know is only believed when the store holds the event (newer code wrote it).
-      if (!isKnownType(event.type) && !(await confirmedByStore(deps.store, event)))
+      if (!isOrderEventType(event.type) && !(await confirmedByStore(deps.store, event)))
         throw new StrayMessageError(event, `unknown event type ${event.type}, and the event store does not hold it`);
       const outcome = await applyEvent(deps, projection, event);
       metrics.projectorEvents.inc({ projection: projection.name, outcome });
@@ -262,15 +263,7 @@ export async function startProjector<D>(deps: ProjectorDeps, projection: Project
 
   const subscription = await deps.bus.subscribe(
     consumer,
-    (message) => {
-      // Chained per order: concurrent handlers on one order would only race into gap repairs.
-      const id = message.event.streamId;
-      const run = (tails.get(id) ?? Promise.resolve()).then(() => handle(message));
-      const tail = run.catch(() => {});
-      tails.set(id, tail);
-      void tail.then(() => tails.get(id) === tail && tails.delete(id));
-      return run;
-    },
+    (message) => perOrder.run(message.event.streamId, () => handle(message)),
     {
       concurrency: deps.concurrency,
       // Not JSON, or no envelope our relay writes: parked at once with its reason, visible in the status.

@@ -46,12 +46,12 @@ export async function sampleProjections(
     const deadLetters = letters[consumerOf(projection.name)] ?? 0;
     await deps.readStore.setInfo(infoOf(projection), {
       failing: String(failed > 0 && handled === 0),
-      oldestUnappliedAt: oldest ? String(oldest.committedAt.getTime()) : '',
+      oldestUnappliedAt: oldest ? String(oldest.recordedAt.getTime()) : '',
       deadLetters: String(deadLetters),
       sampledAt: String(Date.now()),
     });
     metrics.projectorLagEvents.set({ projection: projection.name }, Number(head > position ? head - position : 0n));
-    metrics.projectorLagSeconds.set({ projection: projection.name }, oldest ? (Date.now() - oldest.committedAt.getTime()) / 1000 : 0);
+    metrics.projectorLagSeconds.set({ projection: projection.name }, oldest ? (Date.now() - oldest.recordedAt.getTime()) / 1000 : 0);
     metrics.deadLetters.set({ consumer: consumerOf(projection.name) }, deadLetters);
   }
 }

@@ -9,7 +9,7 @@ export interface HistoryEvent {
   position: string;
   version: number;
   type: string;
-  committedAt: Date;
+  recordedAt: Date;
   /** In its current shape: run through the upcasters, as the domain and projectors see it. */
   data: unknown;
   commandId: string | null;
@@ -38,7 +38,7 @@ function toHistoryEvent(stored: StoredEvent): HistoryEvent {
     position: stored.position.toString(),
     version: stored.version,
     type: stored.type,
-    committedAt: stored.committedAt,
+    recordedAt: stored.recordedAt,
     data: upcast(stored.type, stored.schemaVersion, stored.data).data,
     commandId: metadata.commandId ?? null,
     correlationId: metadata.correlationId ?? null,

@@ -48,7 +48,7 @@ async function* replay(history: OrderHistory, id: string, after: number, upTo: V
       if (event.version <= after) continue;
       yield event.version === upTo.version
         ? { doc: upTo, eventType: event.type }
-        : { doc: { version: event.version, eventAt: event.committedAt.toISOString(), projectedAt: new Date().toISOString(), data }, eventType: event.type };
+        : { doc: { version: event.version, eventAt: event.recordedAt.toISOString(), projectedAt: new Date().toISOString(), data }, eventType: event.type };
     }
     from = page.at(-1)!.version + 1;
   }

@@ -2,7 +2,7 @@ import { type OrderEvent, upcast } from '../domain/order/index.js';
 import type { StoredEvent, WriteEffects } from '../ports.js';
 
 /** An event as a projection sees it: upcast data plus the facts of its commit. */
-export type ProjectedEvent = OrderEvent & { streamId: string; version: number; committedAt: Date; userId: string };
+export type ProjectedEvent = OrderEvent & { streamId: string; version: number; recordedAt: Date; userId: string };
 
 /**
  * A read model: a pure evolve over the events it handles, one document per order. Every event of the
@@ -38,7 +38,7 @@ export function toProjected(stored: StoredEvent): ProjectedEvent {
     ...upcast(stored.type, stored.schemaVersion, stored.data),
     streamId: stored.streamId,
     version: stored.version,
-    committedAt: stored.committedAt,
+    recordedAt: stored.recordedAt,
     userId: stored.metadata.userId,
   };
 }

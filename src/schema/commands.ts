@@ -53,8 +53,10 @@ function options(context: Context, args: { expectedVersion?: number | null; idem
 }
 
 /**
- * Runs a command and records its first two stages for `commandStatus`: ACCEPTED when it arrived,
- * APPENDED once committed. The record is best effort: a receipt store that is down never fails a command.
+ * Runs a command and, once it has succeeded, records its first two stages for `commandStatus`: ACCEPTED
+ * (stamped with when it arrived) and APPENDED. A refused command leaves no receipt, and a repeat (same
+ * idempotency key) keeps the first run's times: the receipt store keeps the first time of each stage. The record is best effort: a receipt store that is down
+ * never fails a command.
  */
 async function run(context: Context, call: (handlers: CommandHandlers) => Promise<CommandResult>): Promise<CommandResult> {
   const handlers = requireService(context, 'commands');
@@ -63,8 +65,8 @@ async function run(context: Context, call: (handlers: CommandHandlers) => Promis
   await context.services.receipts
     ?.record(
       { commandId: result.commandId, orderId: result.orderId, userId: requireCaller(context).userId, version: result.version },
-      // APPENDED is the commit time: the relay may publish before this process even sees the result.
-      { ACCEPTED: acceptedAt, APPENDED: result.committedAt ?? new Date().toISOString() },
+      // APPENDED is when the store recorded the events: the relay may publish before this process even sees the result.
+      { ACCEPTED: acceptedAt, APPENDED: result.recordedAt ?? new Date().toISOString() },
     )
     .catch((error: unknown) => context.services.log.warn({ err: error, commandId: result.commandId }, 'could not record the command receipt'));
   return result;

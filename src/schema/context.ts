@@ -10,7 +10,7 @@ import type { SubscriptionQuota } from '../security/subscriptionQuota.js';
 /** What resolvers may use; a role that is not running leaves its part null. */
 export interface Services {
   commands: CommandHandlers | null;
-  /** Where the command role records ACCEPTED and APPENDED; best effort, a command never fails on it. */
+  /** Where the command role records ACCEPTED and APPENDED once a command has succeeded; best effort, a command never fails on it. */
   receipts: ReceiptStore | null;
   log: Logger;
   reads: {

@@ -19,7 +19,7 @@ const OrderEvent = builder.objectRef<HistoryEvent>('OrderEvent').implement({
     position: t.exposeString('position', { description: 'global position in the event store (a 64-bit integer as a string)' }),
     version: t.exposeInt('version'),
     type: t.exposeString('type'),
-    committedAt: t.field({ type: 'DateTime', resolve: (event) => event.committedAt }),
+    committedAt: t.field({ type: 'DateTime', resolve: (event) => event.recordedAt }),
     data: t.field({ type: 'JSON', resolve: (event) => event.data }),
     commandId: t.exposeID('commandId', { nullable: true }),
     correlationId: t.exposeID('correlationId', { nullable: true }),

@@ -1,10 +1,11 @@
+import { orderStatuses } from '../domain/order/index.js';
 import type { VersionedDoc } from '../ports.js';
 import { builder } from './builder.js';
 
 // What several read models' types share: a slice's schema.ts may import this file, the builder and the context.
 
 export const OrderStatus = builder.enumType('OrderStatus', {
-  values: ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const,
+  values: orderStatuses,
 });
 
 /** Any read document's freshness; ageMs is measured when the field is resolved. */

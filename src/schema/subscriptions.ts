@@ -1,5 +1,6 @@
 import { ValidationError } from '../domain/errors.js';
 import { callerKey } from '../keys.js';
+import { commandStages } from '../ports.js';
 import { RateLimitedError } from '../security/rateLimit.js';
 import { type CommandReceipt, commandStatus } from '../queries/commandStatus.js';
 import { counted } from '../queries/counted.js';
@@ -29,7 +30,7 @@ const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
   }),
 });
 
-const CommandStage = builder.enumType('CommandStage', { values: ['ACCEPTED', 'APPENDED', 'PUBLISHED', 'PROJECTED'] as const });
+const CommandStage = builder.enumType('CommandStage', { values: commandStages });
 
 const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').implement({
   fields: (t) => ({

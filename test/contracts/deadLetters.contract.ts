@@ -10,7 +10,7 @@ export interface DeadLettersUnderTest {
 /** An event of the store as a consumer saw it; `position` orders the letters. */
 function storedEvent(streamId: string, version: number, position: bigint): StoredEvent {
   const metadata = { eventId: randomUUID(), commandId: randomUUID(), correlationId: 'c', causationId: 'c', userId: 'alice' };
-  return { position, streamId, version, type: 'OrderPaid', schemaVersion: 1, data: {}, metadata, committedAt: new Date() };
+  return { position, streamId, version, type: 'OrderPaid', schemaVersion: 1, data: {}, metadata, recordedAt: new Date() };
 }
 
 /** What every DeadLetterStore must do; the Postgres adapter and the embedded twin both run it. */

@@ -28,7 +28,7 @@ export function storedEvent(streamId: string, version: number): StoredEvent {
       causationId: randomUUID(),
       userId: 'user-1',
     },
-    committedAt: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, 678) + version),
+    recordedAt: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, 678) + version),
   };
 }
 
@@ -93,7 +93,7 @@ export function eventBusContract(
         expect(message!.publishedAt.getTime()).toBeGreaterThanOrEqual(before - 5);
         expect(message!.publishedAt.getTime()).toBeLessThanOrEqual(after + 5);
         expect(typeof message!.event.position).toBe('bigint');
-        expect(message!.event.committedAt).toBeInstanceOf(Date);
+        expect(message!.event.recordedAt).toBeInstanceOf(Date);
         expect(message!.deliveryCount).toBe(1);
       });
     });

@@ -37,7 +37,7 @@ export function streamVersionsContract(name: string, make: () => Promise<StreamV
     describe('when nothing changed since the moment asked about', () => {
       it('names no stream', async () => {
         const { events } = await subject.store.append(`order-${randomUUID()}`, 0, [event()]);
-        const since = new Date(events[0]!.committedAt.getTime() + 1);
+        const since = new Date(events[0]!.recordedAt.getTime() + 1);
         expect(await subject.versions.changedSince(since)).toEqual([]);
       });
     });
@@ -48,7 +48,7 @@ export function streamVersionsContract(name: string, make: () => Promise<StreamV
         const busy = `order-${randomUUID()}`;
         await subject.store.append(busy, 0, [event(), event()]);
         const before = await subject.store.append(quiet, 0, [event()]);
-        const since = new Date(before.events[0]!.committedAt.getTime() + 1);
+        const since = new Date(before.events[0]!.recordedAt.getTime() + 1);
         await clockPast(since);
         const after = await subject.store.append(busy, 2, [event(), event()]);
         const newest = after.events.at(-1)!;

@@ -5,7 +5,7 @@ import type { DeadLetterStore, EventStore, ReadStore, StoredEvent, VersionedDoc 
 import { consumerOf, type Projection, toProjected } from '../../src/readModels/projection.js';
 import { orderStats, revenueStatuses } from '../../src/readModels/orderStats/projection.js';
 import { statCounter } from '../../src/readModels/orderStats/keys.js';
-import { orderStatuses } from '../../src/readModels/orderStats/queries.js';
+import { orderStatuses } from '../../src/domain/order/index.js';
 import { projections } from '../../src/readModels/index.js';
 import { orderIndex } from '../../src/readModels/userOrders/keys.js';
 import { type UserOrderDoc, userOrders } from '../../src/readModels/userOrders/projection.js';
@@ -23,7 +23,7 @@ function fold(projection: Projection<unknown>, streams: Map<string, StoredEvent[
       if (projection.handles.includes(event.type as never)) doc = projection.evolve(doc, toProjected(event));
       last = event;
     }
-    if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.committedAt.toISOString(), data: doc });
+    if (last && doc !== null) docs.set(id, { version: last.version, eventAt: last.recordedAt.toISOString(), data: doc });
   }
   return docs;
 }

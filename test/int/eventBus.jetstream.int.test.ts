@@ -3,16 +3,17 @@ import type { BusMessage } from '../../src/ports.js';
 import { JetStreamBus, type JetStreamBusOptions } from '../../src/infrastructure/nats/jetStreamBus.js';
 import { eventBusContract, storedEvent } from '../contracts/eventBus.contract.js';
 import { uniqueName, urls } from '../services.js';
+import { deleteStream } from '../jetStreamAdmin.js';
 
 // Every test connects its own bus to this file's stream, so connecting also proves that creating the
 // stream is idempotent, and with NATS down every test fails instead of being skipped after a failed
 // beforeAll. A short ack wait keeps the redelivery tests fast.
-const options: JetStreamBusOptions = {
+const options = {
   url: urls.nats,
   stream: uniqueName('EVENTBUS_TEST'),
   subjectPrefix: `test.${uniqueName('eventbus')}`,
   ackWaitMs: 1000,
-};
+} satisfies JetStreamBusOptions;
 
 eventBusContract('JetStream', async () => {
   const bus = await JetStreamBus.connect(options);
@@ -20,12 +21,7 @@ eventBusContract('JetStream', async () => {
 });
 
 afterAll(async () => {
-  const admin = await JetStreamBus.connect(options);
-  try {
-    await admin.deleteStream();
-  } finally {
-    await admin.close();
-  }
+  await deleteStream(options);
 });
 
 describe('when NATS comes back without its JetStream store (the stream and consumers are gone)', () => {
@@ -41,12 +37,12 @@ describe('when NATS comes back without its JetStream store (the stream and consu
       await bus.publish(storedEvent('order-before', 1));
       await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 5000 });
 
-      await bus.deleteStream();
+      await deleteStream(own);
       await bus.publish(storedEvent('order-after', 1));
       await vi.waitFor(() => expect(received.map((m) => m.event.streamId)).toEqual(['order-before', 'order-after']), { timeout: 20_000, interval: 100 });
     } finally {
       await subscription.stop();
-      await bus.deleteStream().catch(() => {});
+      await deleteStream(own).catch(() => {});
       await bus.close();
     }
   });

@@ -9,6 +9,7 @@ import { JetStreamBus, type JetStreamBusOptions } from '../../src/infrastructure
 import { startNatsCluster, type NatsCluster } from '../clusters.js';
 import { eventBusContract, storedEvent } from '../contracts/eventBus.contract.js';
 import { uniqueName } from '../services.js';
+import { deleteStream } from '../jetStreamAdmin.js';
 
 let cluster: NatsCluster;
 const base = (): JetStreamBusOptions => ({ url: cluster.url, replicas: 3, ackWaitMs: 1000, timeoutMs: 2000 });
@@ -79,7 +80,7 @@ describe('when the server leading the stream is killed under traffic', () => {
       await cluster.restart(leader);
     } finally {
       await subscription.stop();
-      await publisher.deleteStream().catch(() => {});
+      await deleteStream(options).catch(() => {});
       await Promise.all([publisher.close(), consumer.close()]);
     }
   });

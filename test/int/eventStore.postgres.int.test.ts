@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { archiveFinishedStreams } from '../../src/infrastructure/postgres/archive.js';
 import { createEventStore } from '../../src/infrastructure/postgres/eventStore.js';
+import { createPrismaClient } from '../../src/infrastructure/postgres/prisma.js';
 import { eventStoreContract } from '../contracts/eventStore.contract.js';
 import { createTestDatabase, type TestDatabase, truncateEventStore } from '../db.js';
 
@@ -16,10 +18,13 @@ afterAll(async () => {
 
 eventStoreContract('postgres', async () => {
   const store = createEventStore({ url: db.url });
+  const prisma = createPrismaClient({ url: db.url });
   return {
     store,
+    archive: (options) => archiveFinishedStreams(prisma, options),
     cleanup: async () => {
       await store.close();
+      await prisma.$disconnect();
       await sql(db.url, truncateEventStore);
     },
   };

@@ -46,7 +46,7 @@ async function givenAnOrder(snapshot: { version: number; schemaVersion: number }
   const readStore = new MemoryReadStore();
   let data: OrderDoc | null = null;
   for (const event of stored) data = orderDetails.evolve(data, toProjected(event));
-  const doc: VersionedDoc<OrderDoc> = { version: 5, eventAt: stored[4]!.committedAt.toISOString(), projectedAt: new Date().toISOString(), data: data! };
+  const doc: VersionedDoc<OrderDoc> = { version: 5, eventAt: stored[4]!.recordedAt.toISOString(), projectedAt: new Date().toISOString(), data: data! };
   await readStore.apply(orderDetails.collection, id, 0, doc, {});
   // Which versions each read of the stream started from.
   const reads: number[] = [];

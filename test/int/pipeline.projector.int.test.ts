@@ -12,6 +12,7 @@ import { seededRandom } from '../random.js';
 import { uniqueName, urls } from '../services.js';
 import { expectConverged } from './convergence.js';
 import { appendOne, deleteRedisPrefix, openPipeline, type Pipeline, writeOrders } from './fixtures/pipeline.js';
+import { purgeStream } from '../jetStreamAdmin.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -66,7 +67,7 @@ describe('given the relay and a projector running', () => {
       await first.stop();
       await writeOrders(p.store, { orders: 20, seed: 8 });
       await expect.poll(() => p.versions.outboxBacklog(), { timeout: 10_000 }).toBe(0);
-      await p.bus.purgeStream(); // the 20 orders' messages are gone before any projector saw them
+      await purgeStream({ url: p.env.NATS_URL, stream: p.env.NATS_STREAM }); // the 20 orders' messages are gone before any projector saw them
       const repairedBefore = await outcomes('reconciled');
       await p.startProjector();
       await writeOrders(p.store, { orders: 10, seed: 9 });

@@ -17,6 +17,7 @@ import type { NewEvent } from '../../src/ports.js';
 import type { EventBus, StoredEvent } from '../../src/ports.js';
 import { uniqueName, urls } from '../services.js';
 import { openPipeline, type Pipeline, quietLog, writeOrders } from './fixtures/pipeline.js';
+import { deleteStream } from '../jetStreamAdmin.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -105,7 +106,7 @@ describe('when one outbox row can never be published (an illegal subject) while 
       }
     } finally {
       await relay.stop();
-      await bus.deleteStream().catch(() => {});
+      await deleteStream(options).catch(() => {});
       await bus.close();
     }
   });
@@ -113,7 +114,8 @@ describe('when one outbox row can never be published (an illegal subject) while 
 
 describe('when an outbox row keeps failing for longer than OUTBOX_STALL_MS', () => {
   it('reports the relay not ready, naming the age of the oldest unpublished event, until the row is dead-lettered', async () => {
-    const bus = await JetStreamBus.connect({ url: urls.nats, stream: uniqueName('STALL'), subjectPrefix: `test.${uniqueName('stall')}`, storage: 'memory' as const });
+    const options = { url: urls.nats, stream: uniqueName('STALL'), subjectPrefix: `test.${uniqueName('stall')}`, storage: 'memory' as const };
+    const bus = await JetStreamBus.connect(options);
     const stuck = 'stuck id';
     await p.store.append(stuck, 0, [newEvent('OrderCreated', { orderId: stuck, userId: 'mallory', currency: 'USD', items: [{ sku: 'P-1', name: 'p', quantity: 1, unitPriceCents: 1 }] })]);
     const relay = await startRelay({ store: p.store, bus, log: quietLog, pollMs: 100, batch: 50, maxAttempts: 4, stallMs: 1000, oldestPendingMs: () => p.versions.oldestPendingMs() });
@@ -124,7 +126,7 @@ describe('when an outbox row keeps failing for longer than OUTBOX_STALL_MS', () 
       await expect.poll(() => relay.ready().then(() => 'ready', (error: Error) => error.message), { timeout: 20_000, interval: 250 }).toBe('ready');
     } finally {
       await relay.stop();
-      await bus.deleteStream().catch(() => {});
+      await deleteStream(options).catch(() => {});
       await bus.close();
     }
   });
@@ -186,7 +188,7 @@ describe('when NATS goes down while orders are written, and comes back', () => {
       for (const versions of byStream(received).values()) expect(versions).toEqual(versions.map((_, i) => i + 1));
     } finally {
       await relay.stop();
-      await bus.deleteStream().catch(() => {});
+      await deleteStream(options).catch(() => {});
       await bus.close();
     }
   });

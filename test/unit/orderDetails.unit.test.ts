@@ -13,7 +13,7 @@ const iso = (v: number) => at(v).toISOString();
 
 /** Who committed each event (the metadata userId), which is not necessarily the order's owner. */
 function projected(event: OrderEvent, version: number, actor = 'alice'): ProjectedEvent {
-  return { ...event, streamId: ORDER_ID, version, committedAt: at(version), userId: actor };
+  return { ...event, streamId: ORDER_ID, version, recordedAt: at(version), userId: actor };
 }
 
 function project(events: OrderEvent[]): OrderDoc {
@@ -205,7 +205,7 @@ function stored(event: OrderEvent, version: number, options: { schemaVersion?: n
     schemaVersion: options.schemaVersion ?? currentSchemaVersion[event.type],
     data: event.data,
     metadata: { eventId: `e-${version}`, commandId: `c-${version}`, correlationId: `r-${version}`, causationId: `c-${version}`, userId: options.actor ?? 'alice' },
-    committedAt: at(version),
+    recordedAt: at(version),
   };
 }
 

@@ -17,7 +17,7 @@ let position = 0n;
 
 function stored(streamId: string, version: number, event: OrderEvent, at = T0 + version * 1000): StoredEvent {
   const id = `${streamId}-${version}`;
-  return { position: ++position, streamId, version, type: event.type, schemaVersion: currentSchemaVersion[event.type], data: event.data, metadata: { eventId: id, commandId: id, correlationId: id, causationId: id, userId: 'alice' }, committedAt: new Date(at) };
+  return { position: ++position, streamId, version, type: event.type, schemaVersion: currentSchemaVersion[event.type], data: event.data, metadata: { eventId: id, commandId: id, correlationId: id, causationId: id, userId: 'alice' }, recordedAt: new Date(at) };
 }
 
 /** An order's events, its own id in OrderCreated. */
@@ -66,7 +66,7 @@ describe('the orderStats projection', () => {
   describe('when the items of a paid order were added before paying', () => {
     it('counts the whole total as revenue', () => {
       const [first] = order('o1', [created([widget])]);
-      let doc = orderStats.evolve(null, { ...created([widget]), streamId: 'o1', version: 1, committedAt: first!.committedAt, userId: 'alice' });
+      let doc = orderStats.evolve(null, { ...created([widget]), streamId: 'o1', version: 1, recordedAt: first!.recordedAt, userId: 'alice' });
       const effects = orderStats.effects!(null, doc, 'o1');
       expect(effects.counters).toEqual({ orders: 1, revenueCents: 0, 'status:CREATED': 1 });
       const before = doc;

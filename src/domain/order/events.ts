@@ -1,6 +1,8 @@
 // The facts of an order's life. Event data holds only what the decision produced; who, when and why
-// travel in the event metadata and the store's commit time.
-export type OrderStatus = 'CREATED' | 'CONFIRMED' | 'PAID' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED';
+// travel in the event metadata and the time the store records.
+/** Every status, in lifecycle order (CANCELLED last): GraphQL's enum and per-status counts follow it. */
+export const orderStatuses = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
 
 export interface OrderItem {
   sku: string;
@@ -32,6 +34,11 @@ export const currentSchemaVersion: Record<OrderEventType, number> = {
   OrderDelivered: 1,
   OrderCancelled: 1,
 };
+
+/** Every event type this code knows, from the one table above. */
+export const orderEventTypes = Object.keys(currentSchemaVersion) as OrderEventType[];
+
+export const isOrderEventType = (type: string): type is OrderEventType => Object.hasOwn(currentSchemaVersion, type);
 
 export function assertNever(value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`);

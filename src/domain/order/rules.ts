@@ -44,9 +44,14 @@ export function checkItems(items: OrderItem[]): void {
   checkTotal(items);
 }
 
+/** What one line of an order costs. */
+export const lineTotalCents = (item: OrderItem): number => item.quantity * item.unitPriceCents;
+
+/** What an order costs: the sum of its lines. */
+export const orderTotalCents = (items: readonly OrderItem[]): number => items.reduce((sum, item) => sum + lineTotalCents(item), 0);
+
 export function checkTotal(items: OrderItem[]): void {
-  const total = items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
-  if (total > limits.maxTotalCents)
+  if (orderTotalCents(items) > limits.maxTotalCents)
     throw new ValidationError(`an order may total at most ${limits.maxTotalCents} cents`, { field: 'items' });
 }
 

@@ -1,4 +1,4 @@
-import { currentSchemaVersion, type OrderEvent, type OrderEventType } from './events.js';
+import { currentSchemaVersion, isOrderEventType, type OrderEvent, type OrderEventType } from './events.js';
 
 // Stored events keep the shape they were written with. Reading runs them through this chain, one
 // step per schema version, so the domain and the projectors only ever see the current shape.
@@ -12,8 +12,8 @@ const steps: Partial<Record<OrderEventType, Record<number, Step>>> = {
 };
 
 export function upcast(type: string, schemaVersion: number, data: unknown): OrderEvent {
-  if (!Object.hasOwn(currentSchemaVersion, type)) throw new Error(`unknown event type ${type}`);
-  const eventType = type as OrderEventType;
+  if (!isOrderEventType(type)) throw new Error(`unknown event type ${type}`);
+  const eventType = type;
   // An event written by newer code cannot be read safely by this code.
   if (schemaVersion > currentSchemaVersion[eventType]) throw new Error(`${type} v${schemaVersion} is newer than this code knows`);
   let shaped = data as Record<string, unknown>;

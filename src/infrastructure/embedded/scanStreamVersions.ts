@@ -8,8 +8,8 @@ export function scanStreamVersions(store: EventStore): StreamVersions {
       for (let after = 0n; ; ) {
         const page = await store.readAll(after, 1000);
         if (page.length === 0) break;
-        for (const { streamId, version, position, committedAt, metadata } of page)
-          if (committedAt >= since || heads.has(streamId)) heads.set(streamId, { streamId, version, position, eventId: metadata.eventId });
+        for (const { streamId, version, position, recordedAt, metadata } of page)
+          if (recordedAt >= since || heads.has(streamId)) heads.set(streamId, { streamId, version, position, eventId: metadata.eventId });
         after = page.at(-1)!.position;
       }
       return [...heads.values()];

@@ -12,6 +12,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
+import PQueue from 'p-queue';
 import type { BusMessage, BusSubscription, EventBus, StoredEvent, SubscribeOptions } from '../../ports.js';
 import { decodeEvent, encodeEvent, MalformedMessageError } from '../codec.js';
 import { retryDelayMs } from '../backoff.js';
@@ -157,7 +158,7 @@ export class JetStreamBus implements EventBus {
     // JetStream drops a repeated event id only within the duplicate window. An event older than most of
     // it is being published again (a lost ack, a retried outbox row): if its subject already holds this
     // version or a later one, it was stored, and storing it again would only make a duplicate.
-    if (Date.now() - event.committedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
+    if (Date.now() - event.recordedAt.getTime() > this.options.duplicateWindowMs * 0.75 && (await this.storedVersion(subject)) >= event.version) return;
     const h = headers();
     h.set(EVENT_TYPE_HEADER, event.type);
     traced.inject(h);
@@ -194,7 +195,7 @@ export class JetStreamBus implements EventBus {
     // `concurrency` messages on top of the ones being handled.
     // Short pulls (5 s, heartbeats every 2.5 s) so a vanished consumer is noticed in seconds, not 30.
     const messages = await consumer.consume({ max_messages: concurrency, expires: 5000 });
-    const inFlight = new Set<Promise<void>>();
+    const handling = new PQueue({ concurrency });
     let stopping = false;
     // consume() keeps pulling when the consumer or the stream disappears (a NATS server back without
     // its store, a deleted consumer) but never recreates them: do that, and the pulls find them again.
@@ -210,14 +211,10 @@ export class JetStreamBus implements EventBus {
 
     const loop = (async () => {
       for await (const m of messages) {
-        while (!stopping && inFlight.size >= concurrency) await Promise.race(inFlight);
         // close() still yields what was buffered: hand it straight back so another member takes it.
-        if (stopping) {
-          m.nak();
-          continue;
-        }
-        const task = handle(m, handler, this.options.subjectPrefix, onInvalid).finally(() => inFlight.delete(task));
-        inFlight.add(task);
+        void handling.add(() => (stopping ? m.nak() : handle(m, handler, this.options.subjectPrefix, onInvalid)));
+        // The next message is pulled only once this one is being handled.
+        await handling.onSizeLessThan(1);
       }
     })();
     // consume() recovers from disconnects and missing consumers by itself; what still ends the loop is
@@ -232,7 +229,7 @@ export class JetStreamBus implements EventBus {
           this.subscriptions.delete(subscription);
           await messages.close();
           await loop;
-          await Promise.all(inFlight);
+          await handling.onIdle();
         })()),
     };
     this.subscriptions.add(subscription);
@@ -247,14 +244,6 @@ export class JetStreamBus implements EventBus {
     if (this.nc.isClosed() || this.nc.isDraining()) return;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     await this.nc.drain();
-  }
-
-  async purgeStream(): Promise<void> {
-    await this.jsm.streams.purge(this.options.stream);
-  }
-
-  async deleteStream(): Promise<void> {
-    await this.jsm.streams.delete(this.options.stream);
   }
 }
 

@@ -38,10 +38,6 @@ export interface ArchiveSummary extends ArchiveProgress {
   dryRun: boolean;
 }
 
-export interface EventArchive {
-  archive(options: ArchiveOptions): Promise<ArchiveSummary>;
-}
-
 interface Candidate {
   position: bigint;
   stream_id: string;

@@ -2,8 +2,10 @@
 // connection (pg's pool or PGlite, under both Prisma and the hot statements in sql.ts) and the way
 // NOTIFY reaches us differ.
 import type { PGlite } from '@electric-sql/pglite';
+import PQueue from 'p-queue';
 import pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { KeyedQueue } from '../../keyedQueue.js';
 import {
   type AppendResult,
   type EventMetadata,
@@ -15,7 +17,6 @@ import {
   type StoredEvent,
   WrongExpectedVersionError,
 } from '../../ports.js';
-import { archiveFinishedStreams, type ArchiveOptions, type ArchiveSummary, type EventArchive } from './archive.js';
 import { createPool, createPrismaClient, type DbTarget } from './prisma.js';
 import { pgliteSql, poolSql, type Sql, type SqlClient, violates } from './sql.js';
 
@@ -35,7 +36,7 @@ export function createEventStore(target: DbTarget, onClose?: () => Promise<void>
   return new PrismaEventStore(createPrismaClient(target), pgliteSql(pglite), pgliteListen(pglite), onClose, { notify: notifier, close: async () => {} });
 }
 
-export class PrismaEventStore implements EventStore, EventArchive {
+export class PrismaEventStore implements EventStore {
   private readonly stops = new Set<() => Promise<void>>();
 
   constructor(
@@ -64,7 +65,7 @@ export class PrismaEventStore implements EventStore, EventArchive {
     const conflict = () => new WrongExpectedVersionError(streamId, expectedVersion);
 
     // An idempotency record holds a result computed from the append (its version and positions), so a
-    // claim first reserves the positions and the commit time, under the same version check: reserved once
+    // claim first reserves the positions and the time (recordedAt), under the same version check: reserved once
     // the stream is seen at expectedVersion, they still come after every earlier event of the stream.
     let reserved: Reserved | null = null;
     if (idempotency) {
@@ -90,7 +91,7 @@ export class PrismaEventStore implements EventStore, EventArchive {
     let claim = '';
     if (idempotency && reserved) {
       const { userId, key, requestHash } = idempotency;
-      const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, committedAt: reserved.at }));
+      const planned = batch.map((row, i): StoredEvent => ({ ...events[i]!, position: reserved.positions[i]!, streamId, version: row.version, recordedAt: reserved.at }));
       const result = idempotency.result({ version: planned.at(-1)!.version, position: planned.at(-1)!.position, events: planned });
       values.push(userId, key, requestHash, JSON.stringify(result ?? null));
       claim = `, claimed AS (
@@ -180,10 +181,6 @@ export class PrismaEventStore implements EventStore, EventArchive {
       ON CONFLICT (stream_id) DO UPDATE
         SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state, created_at = now()
         WHERE snapshots.version < EXCLUDED.version OR snapshots.schema_version <> EXCLUDED.schema_version`;
-  }
-
-  archive(options: ArchiveOptions): Promise<ArchiveSummary> {
-    return archiveFinishedStreams(this.prisma, options);
   }
 
   async findIdempotency(userId: string, key: string): Promise<IdempotencyRecord | null> {
@@ -412,7 +409,7 @@ const currentVersion = (param: string) => `coalesce(GREATEST(
   (SELECT max(version) FROM events WHERE stream_id = ${param}),
   (SELECT max(version) FROM events_archive WHERE stream_id = ${param})), 0)`;
 
-/** Positions (ascending) and the commit time an append with an idempotency claim takes. */
+/** Positions (ascending) and the time (recordedAt) an append with an idempotency claim takes. */
 interface Reserved {
   positions: bigint[];
   at: Date;
@@ -439,7 +436,7 @@ function fromRaw(row: RawEvent): StoredEvent {
     schemaVersion: row.schema_version,
     data: row.data,
     metadata: row.metadata as EventMetadata,
-    committedAt: row.committed_at,
+    recordedAt: row.committed_at,
   };
 }
 
@@ -475,27 +472,27 @@ export async function publishInOrder(
 ): Promise<{ published: bigint[]; failures: { event: StoredEvent; error: unknown }[] }> {
   const published: bigint[] = [];
   const failures: { event: StoredEvent; error: unknown }[] = [];
-  const streamTails = new Map<string, Promise<boolean>>();
-  const running = new Set<Promise<boolean>>();
+  const failedStreams = new Set<string>();
+  const perStream = new KeyedQueue();
+  const onTheWire = new PQueue({ concurrency: Math.max(1, inFlight) });
   for (const event of events) {
-    while (running.size >= Math.max(1, inFlight)) await Promise.race(running);
     if (failures.length >= MAX_FAILURES_PER_BATCH) break;
-    const task = (streamTails.get(event.streamId) ?? Promise.resolve(true)).then(async (previousAcked) => {
-      if (!previousAcked || failures.length >= MAX_FAILURES_PER_BATCH) return false;
-      try {
-        await publish(event);
-        published.push(event.position);
-        return true;
-      } catch (error) {
-        failures.push({ event, error });
-        return false;
-      }
-    });
-    streamTails.set(event.streamId, task);
-    running.add(task);
-    void task.then(() => running.delete(task));
+    void onTheWire.add(() =>
+      perStream.run(event.streamId, async () => {
+        if (failedStreams.has(event.streamId) || failures.length >= MAX_FAILURES_PER_BATCH) return;
+        try {
+          await publish(event);
+          published.push(event.position);
+        } catch (error) {
+          failures.push({ event, error });
+          failedStreams.add(event.streamId);
+        }
+      }),
+    );
+    // The next event is taken only once this one has a slot.
+    await onTheWire.onSizeLessThan(1);
   }
-  await Promise.all(running);
+  await onTheWire.onIdle();
   published.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   failures.sort((a, b) => (a.event.position < b.event.position ? -1 : 1));
   return { published, failures };

@@ -23,10 +23,10 @@ async function startingPoint(deps: OrderAtVersionDeps, store: EventStore, id: st
   if (!snapshot || snapshot.schemaVersion !== snapshotSchemaVersion || snapshot.version > atVersion) return null;
   const current = await deps.readStore.get<OrderDoc>(orderDetailsCollection, id);
   if (!current) return null;
-  // From the snapshot's own event on: its commit time is the updatedAt of the snapshot's state.
+  // From the snapshot's own event on: its recordedAt is the updatedAt of the snapshot's state.
   const events = await store.readStream(id, snapshot.version);
   if (events[0]?.version !== snapshot.version) return null;
-  const data = toDoc(snapshot.state as OrderState, current.data.createdAt, events[0].committedAt.toISOString());
+  const data = toDoc(snapshot.state as OrderState, current.data.createdAt, events[0].recordedAt.toISOString());
   return { data, event: events[0], later: events.slice(1) };
 }
 
@@ -48,5 +48,5 @@ export async function orderAtVersion(deps: OrderAtVersionDeps, caller: Caller, i
   }
   if (!data || !last || (data.userId !== caller.userId && !isAdmin(caller))) return null;
   if (last.version < atVersion) throw new NotFoundError(`order ${id} has no version ${atVersion}`, { version: last.version });
-  return { version: last.version, eventAt: last.committedAt.toISOString(), projectedAt: new Date().toISOString(), data };
+  return { version: last.version, eventAt: last.recordedAt.toISOString(), projectedAt: new Date().toISOString(), data };
 }

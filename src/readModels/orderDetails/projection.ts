@@ -1,4 +1,4 @@
-import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../../domain/order/index.js';
+import { evolve as evolveOrder, lineTotalCents, orderEventTypes, orderTotalCents, type OrderState, type OrderStatus } from '../../domain/order/index.js';
 import type { Projection } from '../projection.js';
 import { orderDetailsCollection } from './keys.js';
 
@@ -27,11 +27,11 @@ function toState(doc: OrderDoc | null): OrderState | null {
   return { id: doc.id, userId: doc.userId, status: doc.status, currency: doc.currency, items };
 }
 
-/** The read document of a domain state, which keeps no times: the caller brings them. */
+/** The read document of an order's domain state, which keeps no times: the caller brings them. */
 export function toDoc(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
-  const items = state.items.map((item) => ({ ...item, lineTotalCents: item.quantity * item.unitPriceCents }));
+  const items = state.items.map((item) => ({ ...item, lineTotalCents: lineTotalCents(item) }));
   const { id, userId, status, currency } = state;
-  return { id, userId, status, currency, items, totalCents: items.reduce((sum, item) => sum + item.lineTotalCents, 0), createdAt, updatedAt };
+  return { id, userId, status, currency, items, totalCents: orderTotalCents(state.items), createdAt, updatedAt };
 }
 
 // The order as clients read it. The domain fold decides what each event does to the order, so the
@@ -40,9 +40,9 @@ export const orderDetails: Projection<OrderDoc> = {
   name: 'orderDetails',
   collection: orderDetailsCollection,
   recordsReceipts: true,
-  handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
+  handles: orderEventTypes,
   evolve(doc, event) {
-    const at = event.committedAt.toISOString();
+    const at = event.recordedAt.toISOString();
     return toDoc(evolveOrder(toState(doc), event)!, doc?.createdAt ?? at, at);
   },
   ownerOf: (doc) => doc.userId,

@@ -1,4 +1,4 @@
-import { evolve as evolveOrder, type OrderState, type OrderStatus } from '../../domain/order/index.js';
+import { evolve as evolveOrder, orderEventTypes, type OrderState, type OrderStatus, orderTotalCents } from '../../domain/order/index.js';
 import type { Projection } from '../projection.js';
 import { orderStatsCollection, statCounter } from './keys.js';
 
@@ -15,10 +15,10 @@ const revenueOf = (doc: OrderStatDoc | null) => (doc && revenueStatuses.includes
 export const orderStats: Projection<OrderStatDoc> = {
   name: 'orderStats',
   collection: orderStatsCollection,
-  handles: ['OrderCreated', 'OrderItemAdded', 'OrderItemRemoved', 'OrderConfirmed', 'OrderPaid', 'OrderShipped', 'OrderDelivered', 'OrderCancelled'],
+  handles: orderEventTypes,
   evolve(doc, event) {
     const state = evolveOrder(doc, event)!;
-    return { ...state, totalCents: state.items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0) };
+    return { ...state, totalCents: orderTotalCents(state.items) };
   },
   ownerOf: (doc) => doc.userId,
   effects(before, after) {

@@ -1,8 +1,6 @@
-import type { OrderStatus } from '../../domain/order/index.js';
+import { type OrderStatus, orderStatuses } from '../../domain/order/index.js';
 import type { IndexReader } from '../../ports.js';
 import { orderStatsCollection, statCounter } from './keys.js';
-
-export const orderStatuses: readonly OrderStatus[] = ['CREATED', 'CONFIRMED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
 
 export interface OrderStatsAnswer {
   totalOrders: number;

@@ -27,7 +27,7 @@ export const userOrders: Projection<UserOrderDoc> = {
   layout: 2,
   handles: ['OrderCreated', ...(Object.keys(statusAfter) as (keyof typeof statusAfter)[])],
   evolve(doc, event) {
-    if (event.type === 'OrderCreated') return { userId: event.data.userId, status: 'CREATED', createdAt: event.committedAt.toISOString() };
+    if (event.type === 'OrderCreated') return { userId: event.data.userId, status: 'CREATED', createdAt: event.recordedAt.toISOString() };
     if (!doc) throw new Error(`${event.type} before OrderCreated`);
     if (event.type in statusAfter) return { ...doc, status: statusAfter[event.type as keyof typeof statusAfter] };
     return doc;
