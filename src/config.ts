@@ -40,14 +40,11 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     COMMAND_MAX_RETRIES: z.coerce.number().int().min(1).max(100).default(10),
     // Admission control of the command path (docs/security.md, "Overload"): past these, SERVICE_UNAVAILABLE at once.
-    COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(32),
+    COMMAND_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(16),
     COMMAND_MAX_QUEUE: z.coerce.number().int().min(0).default(64),
     COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(500),
     // Once the queue stands (non-empty for 100 ms): newest first, and a wait past this is refused; 0 is off.
     COMMAND_QUEUE_TARGET_MS: z.coerce.number().int().min(0).default(25),
-    // While commands fill the admission, the event-loop delay that a share of POSTs refused before parsing
-    // holds the process near (docs/security.md "Overload"); 0 turns it off.
-    COMMAND_SHED_LAG_MS: z.coerce.number().int().min(0).default(30),
     // Event-loop delay past which GraphQL requests over HTTP are refused before parsing; 0 turns it off.
     SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(0),
     SNAPSHOT_EVERY: z.coerce.number().int().min(0).default(100),

@@ -21,11 +21,6 @@ export const metrics = {
     labelNames: ['reason'] as const,
     registers: [registry],
   }),
-  shedProbability: new Gauge({
-    name: 'orders_shed_probability',
-    help: 'Share of new GraphQL POSTs refused before parsing to hold the event-loop delay near COMMAND_SHED_LAG_MS while commands overflow the admission',
-    registers: [registry],
-  }),
   requestsShed: new Counter({
     name: 'orders_requests_shed_total',
     help: 'GraphQL requests over HTTP refused before parsing because the event loop was overloaded (SERVICE_UNAVAILABLE)',

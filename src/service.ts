@@ -238,8 +238,7 @@ async function serve(config: Config, log: Logger, services: Services, lifecycle:
   lifecycle.onStop(() => rateLimiter.close());
   const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
   const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-  const pressure = admission && { probability: () => admission.shedProbability(), busy: () => admission.busy() };
-  const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, pressure, config.COMMAND_SHED_LAG_MS);
+  const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, admission && (() => admission.shedProbability()));
   lifecycle.onStop(async () => loadShedder.stop());
   const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness: lifecycle.readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
   const url = await app.start();

@@ -49,8 +49,6 @@ export class Admission {
   private emptyAt = performance.now();
   private shed = 0;
   private shedAt = performance.now();
-  /** When a command was last refused. */
-  private refusedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly limits: AdmissionLimits) {}
 
@@ -74,14 +72,6 @@ export class Admission {
     this.shedAt = now;
     if (this.shed < 0.005) this.shed = 0;
     return this.shed;
-  }
-
-  /**
-   * Whether a command was refused within `withinMs`: the load is an overload of commands, past what the
-   * slots and the queue absorb (a burst they absorb is not one).
-   */
-  busy(withinMs = 2_000, now = performance.now()): boolean {
-    return now - this.refusedAt <= withinMs;
   }
 
   private standing(now: number): boolean {
@@ -136,7 +126,6 @@ export class Admission {
   private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
     const now = performance.now();
-    this.refusedAt = now;
     this.shed = Math.min(MAX_SHED, this.shedProbability(now) + STEP);
     this.shedAt = now;
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });

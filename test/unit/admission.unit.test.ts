@@ -85,17 +85,3 @@ describe('when the admission refuses commands', () => {
     await running;
   });
 });
-
-describe('when the admission refuses a command', () => {
-  it('counts as busy for a while after, and not before, nor for a burst that its queue absorbed', async () => {
-    const admission = new Admission({ maxInFlight: 1, maxQueued: 1, queueTimeoutMs: 60_000 });
-    const first = held();
-    const running = [admission.run(first.task), admission.run(async () => {})];
-    expect(admission.busy()).toBe(false);
-    await expect(admission.run(async () => {})).rejects.toBeInstanceOf(ServiceUnavailableError);
-    expect(admission.busy()).toBe(true);
-    expect(admission.busy(2_000, performance.now() + 5_000)).toBe(false);
-    first.release();
-    await Promise.all(running);
-  });
-});
