@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ChangeFeed, ChangeNotice } from '../../ports.js';
+import { NoticeHandlers } from '../noticeHandlers.js';
 
 export interface MemoryChangeFeedOptions {
   /** Feeds on the same bus see each other's notices, as processes on one Redis do. Default: a private bus. */
@@ -11,17 +12,16 @@ export interface MemoryChangeFeedOptions {
 /** The embedded twin of `RedisChangeFeed`. */
 export class MemoryChangeFeed implements ChangeFeed {
   private readonly bus: EventEmitter;
-  private readonly onError: (error: unknown) => void;
-  private readonly handlers = new Set<(notice: ChangeNotice) => void>();
+  private readonly handlers: NoticeHandlers;
   private readonly listener = (text: string) => {
     // Later, never inside publish(), as with Redis: a subscriber's work or failure is not the publisher's.
-    queueMicrotask(() => this.dispatch(text));
+    queueMicrotask(() => this.handlers.dispatch(text));
   };
   private listening = false;
 
   constructor({ bus = new EventEmitter(), onError = (error) => console.error('change feed:', error) }: MemoryChangeFeedOptions = {}) {
     this.bus = bus;
-    this.onError = onError;
+    this.handlers = new NoticeHandlers(onError);
   }
 
   async publish(notice: ChangeNotice): Promise<void> {
@@ -33,28 +33,12 @@ export class MemoryChangeFeed implements ChangeFeed {
       this.bus.on('notice', this.listener);
       this.listening = true;
     }
-    const entry = (notice: ChangeNotice) => handler(notice);
-    this.handlers.add(entry);
-    return async () => {
-      this.handlers.delete(entry);
-    };
+    return this.handlers.add(handler);
   }
 
   async close(): Promise<void> {
     this.handlers.clear();
     this.bus.off('notice', this.listener);
     this.listening = false;
-  }
-
-  private dispatch(text: string): void {
-    // Parsed per feed, so processes never share a notice object, as over Redis.
-    const notice = JSON.parse(text) as ChangeNotice;
-    for (const handler of [...this.handlers]) {
-      try {
-        handler(notice);
-      } catch (error) {
-        this.onError(error);
-      }
-    }
   }
 }

@@ -1,4 +1,5 @@
 import type { ChangeFeed, ChangeNotice } from '../../ports.js';
+import { NoticeHandlers } from '../noticeHandlers.js';
 import { connectRedis, publishNotice, type RedisClient, type RedisTarget, subscribeNotices } from './connection.js';
 
 export interface RedisChangeFeedOptions {
@@ -17,15 +18,14 @@ export interface RedisChangeFeedOptions {
 export class RedisChangeFeed implements ChangeFeed {
   private readonly url: RedisTarget;
   private readonly channel: string;
-  private readonly onError: (error: unknown) => void;
   private readonly publisher: RedisClient;
-  private readonly handlers = new Set<(notice: ChangeNotice) => void>();
+  private readonly handlers: NoticeHandlers;
   private subscriber: Promise<RedisClient> | undefined;
 
   constructor({ url, prefix = 'cqrs', onError = (error) => console.error('change feed:', error) }: RedisChangeFeedOptions) {
     this.url = url;
     this.channel = `${prefix}:changes`;
-    this.onError = onError;
+    this.handlers = new NoticeHandlers(onError);
     this.publisher = connect(url, { lazyConnect: true });
   }
 
@@ -35,12 +35,7 @@ export class RedisChangeFeed implements ChangeFeed {
 
   async subscribe(handler: (notice: ChangeNotice) => void): Promise<() => Promise<void>> {
     await (this.subscriber ??= this.connectSubscriber());
-    // A wrapper per call, so subscribing the same function twice gives two independent subscriptions.
-    const entry = (notice: ChangeNotice) => handler(notice);
-    this.handlers.add(entry);
-    return async () => {
-      this.handlers.delete(entry);
-    };
+    return this.handlers.add(handler);
   }
 
   async close(): Promise<void> {
@@ -53,30 +48,12 @@ export class RedisChangeFeed implements ChangeFeed {
   private async connectSubscriber(): Promise<RedisClient> {
     const subscriber = connect(this.url);
     try {
-      await subscribeNotices(subscriber, this.channel, (text) => this.dispatch(text));
+      await subscribeNotices(subscriber, this.channel, (text) => this.handlers.dispatch(text));
       return subscriber;
     } catch (error) {
       subscriber.disconnect();
       this.subscriber = undefined;
       throw error;
-    }
-  }
-
-  // Runs inside ioredis' reply parsing: nothing may throw out of here.
-  private dispatch(text: string): void {
-    let notice: ChangeNotice;
-    try {
-      notice = JSON.parse(text) as ChangeNotice;
-    } catch (error) {
-      this.onError(error);
-      return;
-    }
-    for (const handler of [...this.handlers]) {
-      try {
-        handler(notice);
-      } catch (error) {
-        this.onError(error);
-      }
     }
   }
 }

@@ -4,6 +4,34 @@
 /** Counter-hash fields that are facts about the counters rather than counters; `$` keeps them apart. */
 export const COUNTER_META = { events: '$events', eventAt: '$eventAt', projectedAt: '$projectedAt' } as const;
 
+// Pieces the write scripts share, spliced in as Lua text.
+
+/**
+ * Refuses (-1) a writer still aiming at a namespace that is no longer the active one, or at a fenced
+ * collection (KEYS[2] the active-namespace key, KEYS[3] the fence key), when `check` is '1'.
+ */
+const namespaceGuard = (check: string, namespace: string) => `if ${check} == '1' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+  if (redis.call('GET', KEYS[2]) or '') ~= ${namespace} then return -1 end
+end`;
+
+/** `count` index changes, (op '+'|'-', member, score) each, from ARGV[a] on into KEYS[5...]; `a` ends past them. */
+const indexChanges = (count: string) => `for i = 1, tonumber(${count}) do
+  if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
+  else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
+  a = a + 3
+end`;
+
+/** The (counter, delta) pairs from ARGV[a] to the end into the counters hash KEYS[4], and its facts. */
+const counterChanges = (events: string, eventAt: string, projectedAt: string) => `while a < #ARGV do
+    redis.call('HINCRBY', KEYS[4], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('HINCRBY', KEYS[4], '${COUNTER_META.events}', ${events})
+  local newest = redis.call('HGET', KEYS[4], '${COUNTER_META.eventAt}')
+  if not newest or ${eventAt} > newest then redis.call('HSET', KEYS[4], '${COUNTER_META.eventAt}', ${eventAt}) end
+  redis.call('HSET', KEYS[4], '${COUNTER_META.projectedAt}', ${projectedAt})`;
+
 /**
  * One document write with its index and counter changes, all or nothing.
  * KEYS: doc, active-namespace key, fence key, counters hash, then one key per index change.
@@ -15,30 +43,16 @@ export const COUNTER_META = { events: '$events', eventAt: '$eventAt', projectedA
  * is refused here, inside the same atomic step, rather than writing where nobody reads any more.
  */
 export const APPLY = `
-if ARGV[2] == '1' then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-  if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return -1 end
-end
+${namespaceGuard('ARGV[2]', 'ARGV[3]')}
 local expected = tonumber(ARGV[1])
 local stored = redis.call('HMGET', KEYS[1], 'version', 'eventId')
 if tonumber(stored[1] or '0') ~= expected then return 0 end
 if ARGV[11] ~= '' and ('=' .. (stored[2] or '')) ~= ARGV[11] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[4], 'eventAt', ARGV[5], 'projectedAt', ARGV[6], 'data', ARGV[7], 'eventId', ARGV[9])
 local a = 12
-for i = 1, tonumber(ARGV[10]) do
-  if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
-  else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
-  a = a + 3
-end
+${indexChanges('ARGV[10]')}
 if ARGV[8] == '1' then
-  while a < #ARGV do
-    redis.call('HINCRBY', KEYS[4], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-  redis.call('HINCRBY', KEYS[4], '${COUNTER_META.events}', tonumber(ARGV[4]) - expected)
-  local newest = redis.call('HGET', KEYS[4], '${COUNTER_META.eventAt}')
-  if not newest or ARGV[5] > newest then redis.call('HSET', KEYS[4], '${COUNTER_META.eventAt}', ARGV[5]) end
-  redis.call('HSET', KEYS[4], '${COUNTER_META.projectedAt}', ARGV[6])
+  ${counterChanges('tonumber(ARGV[4]) - expected', 'ARGV[5]', 'ARGV[6]')}
 end
 return 1
 `;
@@ -98,29 +112,15 @@ return {1, ''}
  * projectedAt, then (counter, delta) pairs. Answers 1 applied, 0 seen before, -1 namespace switched or fenced.
  */
 export const APPLY_GROUP = `
-if ARGV[3] == '1' then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-  if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then return -1 end
-end
+${namespaceGuard('ARGV[3]', 'ARGV[4]')}
 local version = tonumber(ARGV[2])
 if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') >= version then return 0 end
 local a = 6
-for i = 1, tonumber(ARGV[5]) do
-  if ARGV[a] == '+' then redis.call('ZADD', KEYS[4 + i], ARGV[a + 2], ARGV[a + 1])
-  else redis.call('ZREM', KEYS[4 + i], ARGV[a + 1]) end
-  a = a + 3
-end
+${indexChanges('ARGV[5]')}
 if ARGV[a] == '1' then
   local events, eventAt, projectedAt = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   a = a + 4
-  while a < #ARGV do
-    redis.call('HINCRBY', KEYS[4], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-  redis.call('HINCRBY', KEYS[4], '${COUNTER_META.events}', events)
-  local newest = redis.call('HGET', KEYS[4], '${COUNTER_META.eventAt}')
-  if not newest or eventAt > newest then redis.call('HSET', KEYS[4], '${COUNTER_META.eventAt}', eventAt) end
-  redis.call('HSET', KEYS[4], '${COUNTER_META.projectedAt}', projectedAt)
+  ${counterChanges('events', 'eventAt', 'projectedAt')}
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
