@@ -2,6 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import { NotFoundError } from '../domain/errors.js';
 import { type Caller, isAdmin } from '../domain/order/index.js';
 import { type CommandStage, commandStages, type ReceiptStore } from '../ports.js';
+import { wakeUps } from './wakeUps.js';
 
 export interface CommandReceipt {
   commandId: string;
@@ -21,31 +22,20 @@ export async function commandStatus(receipts: ReceiptStore, caller: Caller, comm
   if (!first || (first.userId !== caller.userId && !isAdmin(caller))) throw new NotFoundError(`command ${commandId} not found`);
 
   return new Repeater<CommandReceipt>(async (push, stop) => {
-    let wake: (() => void) | null = null;
-    let changed = true;
-    const unwatch = await receipts.watch(commandId, () => {
-      changed = true;
-      wake?.();
-    });
+    const changes = wakeUps((wake) => receipts.watch(commandId, wake), stop);
     let next = 0;
-    let stopped = false;
-    void stop.then(() => {
-      stopped = true;
-      wake?.();
-    });
     try {
-      while (!stopped && next < commandStages.length) {
-        if (!changed) await new Promise<void>((resolve) => (wake = resolve));
-        changed = false;
+      for await (const _ of changes) {
         const receipt = await receipts.get(commandId);
         while (receipt && next < commandStages.length && receipt.stages[commandStages[next]!]) {
           const stage = commandStages[next++]!;
           await push({ commandId, orderId: receipt.orderId, version: receipt.version, stage, at: receipt.stages[stage]! });
         }
+        if (next === commandStages.length) break;
       }
       stop();
     } finally {
-      await unwatch();
+      await changes.return();
     }
   });
 }

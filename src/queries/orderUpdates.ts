@@ -6,6 +6,7 @@ import { canSee } from '../readModels/orderDetails/queries.js';
 import { toProjected } from '../readModels/projection.js';
 import { routerOf } from './noticeRouter.js';
 import { traced } from '../telemetry/hooks.js';
+import { wakeUps } from './wakeUps.js';
 
 export interface OrderUpdate {
   doc: VersionedDoc<OrderDoc>;
@@ -78,14 +79,17 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
   return new Repeater<OrderUpdate>(async (push, stop) => {
     // Insertion order is arrival order; a newer notice for the same order replaces the older one.
     const pending = new Map<string, ChangeNotice & { skipped: boolean }>();
-    let wake: (() => void) | null = null;
-    const unsubscribe = await routerOf(deps.feed).watch({ collection: orderDetails.collection, ...watch.route }, (notice) => {
-      const earlier = pending.get(notice.id);
-      if (earlier && earlier.version >= notice.version) return;
-      pending.delete(notice.id);
-      pending.set(notice.id, { ...notice, skipped: earlier !== undefined });
-      wake?.();
-    });
+    const changes = wakeUps(
+      (wake) =>
+        routerOf(deps.feed).watch({ collection: orderDetails.collection, ...watch.route }, (notice) => {
+          const earlier = pending.get(notice.id);
+          if (earlier && earlier.version >= notice.version) return;
+          pending.delete(notice.id);
+          pending.set(notice.id, { ...notice, skipped: earlier !== undefined });
+          wake();
+        }),
+      stop,
+    );
     /** Per order: the last version sent (or the starting point), and whether anything was sent yet. */
     const sent = new Map<string, { last: number | null; first: boolean }>();
     const track = (id: string) => sent.get(id) ?? sent.set(id, { last: watch.sinceVersion ?? null, first: true }).get(id)!;
@@ -126,29 +130,26 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
     };
 
     let stopped = false;
-    void stop.then(() => {
-      stopped = true;
-      wake?.();
-    });
+    void stop.then(() => (stopped = true));
+    let joined = false;
     try {
-      for (const id of watch.initial) await advance(id, null);
-      while (!stopped && !finished) {
-        const next = pending.values().next();
-        if (!next.done) {
+      for await (const _ of changes) {
+        // The first wake-up says the feed is joined: the current state is read after it.
+        if (!joined) for (const id of watch.initial) await advance(id, null);
+        joined = true;
+        for (let next = pending.values().next(); !next.done && !stopped && !finished; next = pending.values().next()) {
           const notice = next.value;
           pending.delete(notice.id);
           // An order first heard of now is new to this subscription: all of it is news, from version 1.
           if (!sent.has(notice.id)) sent.set(notice.id, { last: 0, first: true });
           const { last } = track(notice.id);
           if (last === null || notice.version > last) await traced.message(notice, () => advance(notice.id, notice));
-          continue;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
+        if (finished) break;
       }
       stop();
     } finally {
-      await unsubscribe();
+      await changes.return();
     }
   });
 }
