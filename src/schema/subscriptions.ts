@@ -68,18 +68,17 @@ builder.subscriptionFields((t) => ({
       held(ctx, 'myOrdersUpdated', async (caller) => {
         const reads = requireService(ctx, 'reads');
         const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
-        return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
+        return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.node.data.id).reverse());
       }),
     resolve: (update) => update,
   }),
-  projectionStatus: t.field({
+  projectionStatus: t.withAuth({ admin: 'read projection status' }).field({
     type: [ProjectionStatusRef],
     description: 'admin; pushed on change, at most once a second',
     subscribe: (_, __, ctx) =>
-      held(ctx, 'projectionStatus', async (caller) => {
-        const reads = requireService(ctx, 'reads');
-        await readProjectionStatus(reads.readStore, caller);
-        return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
+      held(ctx, 'projectionStatus', () => {
+        const { readStore } = requireService(ctx, 'reads');
+        return projectionStatusUpdates(() => readProjectionStatus(readStore));
       }),
     resolve: (statuses) => statuses,
   }),
