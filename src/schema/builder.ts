@@ -2,11 +2,8 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.js';
-import { type Caller, isAdmin } from '../domain/order/index.js';
-import type { Context } from './context.js';
-
-/** A context whose caller a scope has already proved present. */
-type SignedIn = Context & { caller: Caller };
+import { isAdmin } from '../domain/order/index.js';
+import type { Context, SignedIn } from './context.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;

@@ -88,6 +88,27 @@ describe('given the audit trail', () => {
   });
 });
 
+describe('given any other field that needs a caller', () => {
+  it('refuses an anonymous caller with UNAUTHENTICATED, and lets a customer through to the resolver', async () => {
+    const sources = [
+      '{ order(id: "o-1") { id } }',
+      'mutation { createOrder(input: { items: [{ sku: "A", name: "a", quantity: 1, unitPriceCents: 1 }] }) { orderId } }',
+      'mutation { shipOrder(orderId: "o-1", trackingNumber: "T") { orderId } }',
+    ];
+    for (const source of sources) {
+      expect(seen(await run(source, null)).code, source).toBe('UNAUTHENTICATED');
+      expect(seen(await run(source, alice)).code, source).toBe('ROLE_NOT_SERVED');
+    }
+  });
+
+  it('refuses an anonymous subscriber before taking a slot', async () => {
+    const { context, acquired } = contextFor(null);
+    const result = await subscribe({ schema, document: parse('subscription { orderUpdated(id: "o-1") { version } }'), contextValue: context });
+    expect(seen(result).code).toBe('UNAUTHENTICATED');
+    expect(acquired).toEqual([]);
+  });
+});
+
 describe('given the projection status subscription', () => {
   it('refuses a customer when it opens, before taking a subscription slot', async () => {
     const { context, acquired } = contextFor(alice);
