@@ -18,14 +18,19 @@ const OrderConnection = builder.objectRef<OrderPage>('OrderConnection').implemen
 });
 
 builder.queryFields((t) => ({
-  orders: t.withAuth((_, args, ctx) => (args.userId == null || String(args.userId) === ctx.caller?.userId ? { signedIn: true } : { admin: "list another user's orders" })).field({
-    type: OrderConnection,
-    description: 'newest first; customers see their own orders, admins may filter by userId',
-    args: { status: t.arg({ type: OrderStatus }), userId: t.arg.id(), first: t.arg.int({ defaultValue: 20 }), after: t.arg.string() },
-    resolve: (_, args, ctx) => {
-      // Not a permission but the list's meaning: an admin sees everyone's orders (or the asked user's), a customer their own.
-      const userId = isAdmin(ctx.caller) ? (args.userId == null ? null : String(args.userId)) : ctx.caller.userId;
-      return listOrders(requireService(ctx, 'reads').readStore, { userId, status: args.status, first: args.first ?? 20, after: args.after });
-    },
-  }),
+  // A customer lists their own orders (naming themselves or nobody); naming anyone else takes an admin.
+  orders: t
+    .withAuth((_, args, ctx) =>
+      args.userId == null || String(args.userId) === ctx.caller?.userId ? { signedIn: true } : { admin: "list another user's orders" },
+    )
+    .field({
+      type: OrderConnection,
+      description: 'newest first; customers see their own orders, admins may filter by userId',
+      args: { status: t.arg({ type: OrderStatus }), userId: t.arg.id(), first: t.arg.int({ defaultValue: 20 }), after: t.arg.string() },
+      resolve: (_, args, ctx) => {
+        // Not a permission but the list's meaning: an admin sees everyone's orders (or the asked user's), a customer their own.
+        const userId = isAdmin(ctx.caller) ? (args.userId == null ? null : String(args.userId)) : ctx.caller.userId;
+        return listOrders(requireService(ctx, 'reads').readStore, { userId, status: args.status, first: args.first ?? 20, after: args.after });
+      },
+    }),
 }));
