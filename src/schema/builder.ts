@@ -1,11 +1,57 @@
 import SchemaBuilder from '@pothos/core';
-import type { Context } from './context.js';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import { ForbiddenError, UnauthenticatedError } from '../domain/errors.js';
+import { isAdmin } from '../domain/order/index.js';
+import type { Context, SignedIn } from './context.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   Scalars: { DateTime: { Input: Date; Output: Date | string }; JSON: { Input: unknown; Output: unknown } };
   DefaultFieldNullability: false;
-}>({ defaultFieldNullability: false });
+  DefaultEdgesNullability: { list: false; items: false };
+  DefaultNodeNullability: false;
+  // `admin` takes what the field does ("read order statistics") for the FORBIDDEN message only.
+  AuthScopes: { signedIn: boolean; admin: string };
+  AuthContexts: { signedIn: SignedIn; admin: SignedIn };
+}>({
+  // scope-auth first, so its check runs before any other plugin's resolver wrapper.
+  plugins: [ScopeAuthPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    // Checked when a subscription opens (before it takes a MAX_SUBSCRIPTIONS_PER_CALLER slot), not per event.
+    authorizeOnSubscribe: true,
+    authScopes: (context) => ({
+      signedIn: context.caller !== null,
+      admin: () => context.caller !== null && isAdmin(context.caller),
+    }),
+    // Clients see the codes and messages of API.md: no caller is UNAUTHENTICATED (saying why the token
+    // was refused, if one was sent), a caller without the scope FORBIDDEN.
+    unauthorizedError: (_parent, context, _info, result) => {
+      if (context.caller === null) return context.authError ?? new UnauthenticatedError('sign in: send Authorization: Bearer <token>');
+      const action = adminAction(result.failure);
+      return new ForbiddenError(action === null ? result.message : `only an admin may ${action}`);
+    },
+  },
+  relay: {
+    // No global object identification: orders are fetched by their own id, not a Node id.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    cursorType: 'String',
+    edgesFieldOptions: { nullable: { list: false, items: false } },
+    nodeFieldOptions: { nullable: false },
+  },
+});
+
+function adminAction(failure: AuthFailure): string | null {
+  if (failure.kind === AuthScopeFailureType.AuthScope && failure.scope === 'admin') return String(failure.parameter);
+  if (failure.kind === AuthScopeFailureType.AnyAuthScopes || failure.kind === AuthScopeFailureType.AllAuthScopes)
+    for (const child of failure.failures) {
+      const action = adminAction(child);
+      if (action !== null) return action;
+    }
+  return null;
+}
 
 builder.queryType({});
 builder.mutationType({});

@@ -2,7 +2,7 @@ import type { CommandHandlers, CommandResult } from '../commands/index.js';
 import { Order } from '../readModels/orderDetails/schema.js';
 import { getOrder } from '../readModels/orderDetails/queries.js';
 import { builder } from './builder.js';
-import { type Context, requireCaller, requireService } from './context.js';
+import { requireService, type SignedIn } from './context.js';
 
 const CommandResultRef = builder.objectRef<CommandResult>('CommandResult').implement({
   fields: (t) => ({
@@ -13,14 +13,14 @@ const CommandResultRef = builder.objectRef<CommandResult>('CommandResult').imple
     correlationId: t.exposeID('correlationId'),
     events: t.exposeStringList('events', { description: 'types of the events appended' }),
     // Nullable, so a STALE_READ (or a command-only instance) costs this field only: the command has succeeded.
-    order: t.field({
+    order: t.withAuth({ signedIn: true }).field({
       type: Order,
       nullable: true,
       description:
         'The order as read after this command: waits, as order(id, minVersion: version) does, until the read document has applied this command\'s version (up to timeoutMs, default 5000, at most 30000), then answers from the read store; STALE_READ past that (the command itself has succeeded). ' +
         'Selecting it reads your write in the same round trip, and lets GraphQL client caches update the Order by id. On an instance without the query role: ROLE_NOT_SERVED.',
       args: { timeoutMs: t.arg.int() },
-      resolve: (result, args, ctx) => getOrder(requireService(ctx, 'reads'), requireCaller(ctx), result.orderId, { minVersion: result.version, timeoutMs: args.timeoutMs }),
+      resolve: (result, args, ctx) => getOrder(requireService(ctx, 'reads'), ctx.caller, result.orderId, { minVersion: result.version, timeoutMs: args.timeoutMs }),
     }),
   }),
 });
@@ -43,9 +43,9 @@ const CreateOrderInput = builder.inputType('CreateOrderInput', {
 });
 
 /** The caller, correlation id and concurrency options every command takes. */
-function options(context: Context, args: { expectedVersion?: number | null; idempotencyKey?: string | null }) {
+function options(context: SignedIn, args: { expectedVersion?: number | null; idempotencyKey?: string | null }) {
   return {
-    caller: requireCaller(context),
+    caller: context.caller,
     correlationId: context.correlationId,
     expectedVersion: args.expectedVersion ?? null,
     idempotencyKey: args.idempotencyKey ?? null,
@@ -58,13 +58,13 @@ function options(context: Context, args: { expectedVersion?: number | null; idem
  * idempotency key) keeps the first run's times: the receipt store keeps the first time of each stage. The record is best effort: a receipt store that is down
  * never fails a command.
  */
-async function run(context: Context, call: (handlers: CommandHandlers) => Promise<CommandResult>): Promise<CommandResult> {
+async function run(context: SignedIn, call: (handlers: CommandHandlers) => Promise<CommandResult>): Promise<CommandResult> {
   const handlers = requireService(context, 'commands');
   const acceptedAt = new Date().toISOString();
   const result = await call(handlers);
   await context.services.receipts
     ?.record(
-      { commandId: result.commandId, orderId: result.orderId, userId: requireCaller(context).userId, version: result.version },
+      { commandId: result.commandId, orderId: result.orderId, userId: context.caller.userId, version: result.version },
       // APPENDED is when the store recorded the events: the relay may publish before this process even sees the result.
       { ACCEPTED: acceptedAt, APPENDED: result.recordedAt ?? new Date().toISOString() },
     )
@@ -72,7 +72,10 @@ async function run(context: Context, call: (handlers: CommandHandlers) => Promis
   return result;
 }
 
-builder.mutationFields((t) => {
+// Every command needs a caller. Who may ship or deliver (admins) is the decider's rule, not a scope: it
+// holds for every way a command arrives, and it answers NOT_FOUND for someone else's order before FORBIDDEN.
+builder.mutationFields((base) => {
+  const t = base.withAuth({ signedIn: true });
   const versioned = {
     orderId: t.arg.id({ required: true }),
     expectedVersion: t.arg.int(),

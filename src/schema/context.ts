@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CommandHandlers } from '../commands/index.js';
-import { ForbiddenError, RoleNotServedError, UnauthenticatedError } from '../domain/errors.js';
-import { type Caller, isAdmin } from '../domain/order/index.js';
+import { RoleNotServedError, type UnauthenticatedError } from '../domain/errors.js';
+import type { Caller } from '../domain/order/index.js';
 import type { ChangeFeed, DocumentStore, EventStore, IndexReader, ReadCoordination, ReceiptStore } from '../ports.js';
 import type { OrderHistory } from '../queries/orderUpdates.js';
 import type { VersionWaiter } from '../queries/versionWaiter.js';
@@ -37,18 +37,11 @@ export interface Context {
   drop?: (() => void) | undefined;
 }
 
-export function requireCaller(context: Context): Caller {
-  if (context.authError) throw context.authError;
-  if (!context.caller) throw new UnauthenticatedError('sign in: send Authorization: Bearer <token>');
-  return context.caller;
-}
+/** The context of a field behind the signedIn or admin scope (builder.ts): its caller is there. */
+export type SignedIn = Context & { caller: Caller };
 
 export function requireService<K extends keyof Services>(context: Context, name: K): NonNullable<Services[K]> {
   const service = context.services[name];
   if (!service) throw new RoleNotServedError(`this instance does not run the ${name === 'commands' ? 'command' : 'query'} role`);
   return service as NonNullable<Services[K]>;
-}
-
-export function requireAdmin(caller: Caller, what: string): void {
-  if (!isAdmin(caller)) throw new ForbiddenError(`only an admin may read ${what}`);
 }

@@ -1,8 +1,7 @@
-import type { Caller } from '../domain/order/index.js';
 import { type ProjectionStatus, projectionStatus } from '../projectors/status.js';
 import { projections } from '../readModels/index.js';
 import { builder } from './builder.js';
-import { requireAdmin, requireCaller, requireService } from './context.js';
+import { requireService } from './context.js';
 
 const ProjectionState = builder.enumType('ProjectionState', { values: ['LIVE', 'CATCHING_UP', 'REBUILDING', 'STOPPED', 'FAILED'] as const });
 
@@ -18,16 +17,15 @@ export const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('Projecti
   }),
 });
 
-/** Admins only; the read store alone answers it. */
-export function readProjectionStatus(readStore: Parameters<typeof projectionStatus>[0], caller: Caller) {
-  requireAdmin(caller, 'projection status');
+/** The read store alone answers it; the fields that call it are admin only (their authScopes). */
+export function readProjectionStatus(readStore: Parameters<typeof projectionStatus>[0]) {
   return projectionStatus(readStore, projections);
 }
 
 builder.queryFields((t) => ({
-  projectionStatus: t.field({
+  projectionStatus: t.withAuth({ admin: 'read projection status' }).field({
     type: [ProjectionStatusRef],
     description: 'admin',
-    resolve: (_, __, ctx) => readProjectionStatus(requireService(ctx, 'reads').readStore, requireCaller(ctx)),
+    resolve: (_, __, ctx) => readProjectionStatus(requireService(ctx, 'reads').readStore),
   }),
 }));

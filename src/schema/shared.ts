@@ -20,6 +20,8 @@ export const Freshness = builder.objectRef<Omit<VersionedDoc, 'data'>>('Freshnes
   }),
 });
 
+// Hand-written, not the relay plugin's: the plugin's PageInfo always has hasPreviousPage and startCursor
+// (the Relay spec's four fields), and the contract (API.md) has these two. Connections page forward only.
 export const PageInfo = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),

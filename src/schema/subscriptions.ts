@@ -11,7 +11,7 @@ import { projectionStatusUpdates } from '../queries/projectionStatusUpdates.js';
 import { ProjectionStatusRef, readProjectionStatus } from './projectionStatus.js';
 import { builder } from './builder.js';
 import type { Caller } from '../domain/order/index.js';
-import { type Context, requireCaller, requireService } from './context.js';
+import { requireService, type SignedIn } from './context.js';
 import { Freshness } from './shared.js';
 
 const OrderUpdateRef = builder.objectRef<OrderUpdate>('OrderUpdate').implement({
@@ -47,8 +47,8 @@ const CommandReceiptRef = builder.objectRef<CommandReceipt>('CommandReceipt').im
  * replicas together where Redis is there), counts it while open and drops a subscriber that stops
  * reading. The slot is given back however the stream ends, also when opening it fails.
  */
-async function held<T>(ctx: Context, field: string, open: (caller: Caller) => Promise<AsyncIterable<T>> | AsyncIterable<T>): Promise<AsyncIterable<T>> {
-  const caller = requireCaller(ctx);
+async function held<T>(ctx: SignedIn, field: string, open: (caller: Caller) => Promise<AsyncIterable<T>> | AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const { caller } = ctx;
   const { quota, max, stallMs } = ctx.services.subscriptions;
   const release = await quota.acquire(callerKey(caller.userId));
   if (!release) throw new RateLimitedError(`at most ${max} open subscriptions per caller: end one first`, { limit: 'MAX_SUBSCRIPTIONS_PER_CALLER' });
@@ -61,36 +61,35 @@ async function held<T>(ctx: Context, field: string, open: (caller: Caller) => Pr
 }
 
 builder.subscriptionFields((t) => ({
-  myOrdersUpdated: t.field({
+  myOrdersUpdated: t.withAuth({ signedIn: true }).field({
     type: OrderUpdateRef,
     description: `every order of the caller: first the current state of the ${MAX_PAGE} newest, then each change, per order in version order`,
     subscribe: (_, __, ctx) =>
       held(ctx, 'myOrdersUpdated', async (caller) => {
         const reads = requireService(ctx, 'reads');
         const page = await listOrders(reads.readStore, { userId: caller.userId, first: MAX_PAGE });
-        return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.doc.data.id).reverse());
+        return myOrderUpdates(reads, caller, page.edges.map((edge) => edge.node.data.id).reverse());
       }),
     resolve: (update) => update,
   }),
-  projectionStatus: t.field({
+  projectionStatus: t.withAuth({ admin: 'read projection status' }).field({
     type: [ProjectionStatusRef],
     description: 'admin; pushed on change, at most once a second',
     subscribe: (_, __, ctx) =>
-      held(ctx, 'projectionStatus', async (caller) => {
-        const reads = requireService(ctx, 'reads');
-        await readProjectionStatus(reads.readStore, caller);
-        return projectionStatusUpdates(() => readProjectionStatus(reads.readStore, caller));
+      held(ctx, 'projectionStatus', () => {
+        const { readStore } = requireService(ctx, 'reads');
+        return projectionStatusUpdates(() => readProjectionStatus(readStore));
       }),
     resolve: (statuses) => statuses,
   }),
-  commandStatus: t.field({
+  commandStatus: t.withAuth({ signedIn: true }).field({
     type: CommandReceiptRef,
     description: 'each stage as it is reached, then completes',
     args: { commandId: t.arg.id({ required: true }) },
     subscribe: (_, args, ctx) => held(ctx, 'commandStatus', (caller) => commandStatus(requireService(ctx, 'reads').receipts, caller, String(args.commandId))),
     resolve: (receipt) => receipt,
   }),
-  orderUpdated: t.field({
+  orderUpdated: t.withAuth({ signedIn: true }).field({
     type: OrderUpdateRef,
     description:
       'First the current state (or every version after sinceVersion), then each change in version order, without gaps: a client that missed messages resubscribes with sinceVersion and loses nothing. Completes after it has delivered a final state (DELIVERED or CANCELLED), also when the order was already final at subscription: then right after the Snapshot.',

@@ -124,7 +124,7 @@ describe('when the read models are caught up', () => {
     do {
       const page: Awaited<ReturnType<typeof listOrders>> = await listOrders(p.readStore, { userId: null, first: 7, after });
       expect(page.totalCount).toBe(created);
-      seen.push(...page.edges.map((edge) => edge.doc.data.id));
+      seen.push(...page.edges.map((edge) => edge.node.data.id));
       after = page.hasNextPage ? page.endCursor : null;
     } while (after);
     expect(new Set(seen).size).toBe(created);

@@ -113,7 +113,7 @@ describe('listOrders', () => {
       let after: string | null = null;
       do {
         const page: Awaited<ReturnType<typeof listOrders>> = await listOrders(readStore, { userId: null, first: 2, after });
-        seen.push(...page.edges.map((edge) => (edge.doc.data as { id: string }).id));
+        seen.push(...page.edges.map((edge) => (edge.node.data as { id: string }).id));
         after = page.hasNextPage ? page.endCursor : null;
       } while (after);
       expect(seen).toEqual(['o6', 'o5', 'o4', 'o3', 'o2', 'o1', 'o0']);

@@ -1,5 +1,5 @@
 import { builder } from '../../schema/builder.js';
-import { requireAdmin, requireCaller, requireService } from '../../schema/context.js';
+import { requireService } from '../../schema/context.js';
 import { Freshness, OrderStatus } from '../../schema/shared.js';
 import { type OrderStatsAnswer, orderStats } from './queries.js';
 
@@ -20,12 +20,9 @@ const OrderStats = builder.objectRef<OrderStatsAnswer>('OrderStats').implement({
 });
 
 builder.queryFields((t) => ({
-  orderStats: t.field({
+  orderStats: t.withAuth({ admin: 'read order statistics' }).field({
     type: OrderStats,
     description: 'admin',
-    resolve: (_, __, ctx) => {
-      requireAdmin(requireCaller(ctx), 'order statistics');
-      return orderStats(requireService(ctx, 'reads').readStore);
-    },
+    resolve: (_, __, ctx) => orderStats(requireService(ctx, 'reads').readStore),
   }),
 }));

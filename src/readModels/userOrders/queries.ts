@@ -10,7 +10,7 @@ import { orderIndex, userOrdersCollection } from './keys.js';
 export const MAX_PAGE = 100;
 
 export interface OrderPage {
-  edges: { cursor: string; doc: VersionedDoc<OrderDoc> }[];
+  edges: { cursor: string; node: VersionedDoc<OrderDoc> }[];
   hasNextPage: boolean;
   endCursor: string | null;
   totalCount: number;
@@ -62,7 +62,7 @@ export async function listOrders(
   // A second line behind the index names: a customer's page holds only documents that say they are theirs.
   const edges = page.flatMap((entry, i) => {
     const doc = docs[i];
-    return doc && (userId === null || doc.data.userId === userId) ? [{ cursor: encodeCursor(entry), doc }] : [];
+    return doc && (userId === null || doc.data.userId === userId) ? [{ cursor: encodeCursor(entry), node: doc }] : [];
   });
   return { edges, hasNextPage: entries.length > first, endCursor: page.length ? encodeCursor(page.at(-1)!) : null, totalCount };
 }
