@@ -1,6 +1,10 @@
 // A fresh (by default migrated) database on the shared Postgres for one test file, so files never see each other's
 // rows. Without a reachable server this throws, and the file fails: a skipped test proves nothing.
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import type { PrismaClient } from '../src/generated/prisma/client.js';
+import { createPrismaClient } from '../src/infrastructure/postgres/prisma.js';
 import { applyMigrations } from '../src/infrastructure/postgres/migrate.js';
 import { uniqueName, urls } from './services.js';
 
@@ -44,4 +48,31 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** For a file's tests: a fresh migrated database and a Prisma client on it, dropped after them. */
+export function databasePerFile(): { readonly db: TestDatabase; readonly prisma: PrismaClient } {
+  const held = {} as { db: TestDatabase; prisma: PrismaClient };
+  beforeAll(async () => {
+    held.db = await createTestDatabase();
+    held.prisma = createPrismaClient({ url: held.db.url });
+  });
+  afterAll(async () => {
+    await held.prisma?.$disconnect();
+    await held.db?.drop();
+  });
+  return held;
+}
+
+/** For a file's tests: a migrated PGlite in this process, closed after them. */
+export function pglitePerFile(): { readonly pglite: PGlite } {
+  const held = {} as { pglite: PGlite };
+  beforeAll(async () => {
+    held.pglite = await PGlite.create();
+    await applyMigrations({ pglite: held.pglite });
+  });
+  afterAll(async () => {
+    await held.pglite?.close();
+  });
+  return held;
 }

@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentStore, VersionedDoc } from '../../src/ports.js';
 import { uniqueName } from '../services.js';
-import { collection, orderDoc } from './readDocs.js';
+import { collection, orderDoc, storePerTest } from './readDocs.js';
 
 /** What every DocumentStore must do: versioned compare-and-set writes and reads. */
 export function documentStoreContract(name: string, make: () => Promise<{ store: DocumentStore; cleanup(): Promise<void> }>): void {
   describe(`${name} read store: documents`, () => {
     let store: DocumentStore;
-    let cleanup: (() => Promise<void>) | undefined;
     let id: string;
-
-    // A store per test, so that with the server down every test fails rather than being skipped.
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
-      id = uniqueName('order');
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(make, (made, fresh) => ((store = made), (id = fresh)));
 
     describe('when the document does not exist', () => {
       it('gets null', async () => {

@@ -1,24 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { DocumentStore, IndexReader } from '../../src/ports.js';
 import { indexAdd } from '../readIndex.js';
 import { uniqueName } from '../services.js';
-import { orderDoc } from './readDocs.js';
+import { orderDoc, storePerTest } from './readDocs.js';
 
 /** What every IndexReader must do, over indexes and counters written with documents (`apply`). */
 export function indexReaderContract(name: string, make: () => Promise<{ store: DocumentStore & IndexReader; cleanup(): Promise<void> }>): void {
   describe(`${name} read store: indexes and counters`, () => {
     let store: DocumentStore & IndexReader;
-    let cleanup: (() => Promise<void>) | undefined;
     let id: string;
-
-    // A store per test, so that with the server down every test fails rather than being skipped.
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
-      id = uniqueName('order');
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(make, (made, fresh) => ((store = made), (id = fresh)));
 
     describe('when an index holds four members and one was re-scored', () => {
       let index: string;

@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DocumentStore, IndexReader, ReadCoordination } from '../../src/ports.js';
 import { uniqueName } from '../services.js';
-import { orderDoc } from './readDocs.js';
+import { orderDoc, storePerTest } from './readDocs.js';
 
 /** What every ReadCoordination must do: checkpoints, leases and namespaces (whose switch and drop the documents, indexes and counters show). */
 export function readCoordinationContract(name: string, make: () => Promise<{ store: DocumentStore & IndexReader & ReadCoordination; cleanup(): Promise<void> }>): void {
   describe(`${name} read store: coordination`, () => {
     let store: DocumentStore & IndexReader & ReadCoordination;
-    let cleanup: (() => Promise<void>) | undefined;
     let id: string;
-
-    // A store per test, so that with the server down every test fails rather than being skipped.
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
-      id = uniqueName('order');
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    storePerTest(make, (made, fresh) => ((store = made), (id = fresh)));
 
     describe('when no checkpoint was saved', () => {
       it('reads null', async () => {

@@ -1,4 +1,6 @@
+import { afterEach, beforeEach } from 'vitest';
 import type { VersionedDoc } from '../../src/ports.js';
+import { uniqueName } from '../services.js';
 
 /** The collection the read-store suites write to, unless a test needs one of its own. */
 export const collection = 'orders';
@@ -10,4 +12,20 @@ export function orderDoc(version: number, data: unknown = { note: `at v${version
     projectedAt: new Date().toISOString(),
     data,
   };
+}
+
+/**
+ * A store per test, so that with the server down every test fails rather than being skipped, and a fresh
+ * order id; `use` receives both before each test.
+ */
+export function storePerTest<S>(make: () => Promise<{ store: S; cleanup(): Promise<void> }>, use: (store: S, id: string) => void): void {
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    const made = await make();
+    cleanup = made.cleanup;
+    use(made.store, uniqueName('order'));
+  });
+  afterEach(async () => {
+    await cleanup?.();
+  });
 }

@@ -1,32 +1,21 @@
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll } from 'vitest';
 import { archiveFinishedStreams } from '../../src/infrastructure/postgres/archive.js';
 import { createEventStore } from '../../src/infrastructure/postgres/eventStore.js';
-import { applyMigrations } from '../../src/infrastructure/postgres/migrate.js';
 import { createPrismaClient } from '../../src/infrastructure/postgres/prisma.js';
 import { eventStoreContract } from '../contracts/eventStore.contract.js';
-import { truncateEventStore } from '../db.js';
+import { pglitePerFile, truncateEventStore } from '../db.js';
 
-let pglite: PGlite;
-
-beforeAll(async () => {
-  pglite = await PGlite.create();
-  await applyMigrations({ pglite });
-});
-afterAll(async () => {
-  await pglite?.close();
-});
+const embedded = pglitePerFile();
 
 eventStoreContract('pglite', async () => {
-  const store = createEventStore({ pglite });
-  const prisma = createPrismaClient({ pglite });
+  const store = createEventStore({ pglite: embedded.pglite });
+  const prisma = createPrismaClient({ pglite: embedded.pglite });
   return {
     store,
     archive: (options) => archiveFinishedStreams(prisma, options),
     cleanup: async () => {
       await store.close();
       await prisma.$disconnect();
-      await pglite.exec(truncateEventStore);
+      await embedded.pglite.exec(truncateEventStore);
     },
   };
 });
