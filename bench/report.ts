@@ -88,7 +88,8 @@ export async function writeReport(jsonFile: string): Promise<string> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const newest = async () => {
-    const files = (await readdir(resultsDir)).filter((name) => name.endsWith('.json')).sort();
+    // A run of `npm run bench` is named by its time; overload and single-scenario files beside it are not runs.
+    const files = (await readdir(resultsDir)).filter((name) => /^\d.*\.json$/.test(name)).sort();
     if (!files.length) throw new Error(`no results in ${resultsDir}: run npm run bench -- all`);
     return path.join(resultsDir, files.at(-1)!);
   };
