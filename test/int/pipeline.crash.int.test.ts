@@ -38,7 +38,9 @@ const projected = async () => (await p.readStore.counters(orderStats.collection)
 describe('when the projector process is killed with SIGKILL mid-batch and started again', () => {
   it('stops with part of the batch projected, and its successor converges', async () => {
     const first = await spawnProjector();
-    const writing = writeOrders(p.store, { orders: 80, seed: 41, concurrency: 8 });
+    // Long enough (about a thousand appends, two at a time) that the first projection arrives while it runs:
+    // 80 orders eight at a time were all written before that on a quiet machine.
+    const writing = writeOrders(p.store, { orders: 240, seed: 41, concurrency: 2 });
     let written = false;
     void writing.then(() => (written = true));
     // Killed as soon as it has projected something: part of the batch done, the rest not yet.
