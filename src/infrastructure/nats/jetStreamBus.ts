@@ -190,55 +190,35 @@ export class JetStreamBus implements EventBus {
     { concurrency = 16, onInvalid }: SubscribeOptions = {},
   ): Promise<BusSubscription> {
     await settle(() => this.ensureConsumer(durable));
+    const consumer = await settle(() => this.js.consumers.get(this.options.stream, durable));
     // The iterator only asks the server for more once we pull from it, so the client buffers at most
     // `concurrency` messages on top of the ones being handled.
     // Short pulls (5 s, heartbeats every 2.5 s) so a vanished consumer is noticed in seconds, not 30.
-    const open = async () => (await settle(() => this.js.consumers.get(this.options.stream, durable))).consume({ max_messages: concurrency, expires: 5000 });
-    let messages = await open();
+    const messages = await consumer.consume({ max_messages: concurrency, expires: 5000 });
     const handling = new PQueue({ concurrency });
     let stopping = false;
-    let restarting = false;
     // consume() keeps pulling when the consumer or the stream disappears (a NATS server back without
-    // its store, a deleted consumer) but never recreates them: do that. Once one was gone and is back,
-    // the old pulls are not answered by the new consumer (a stream deleted and recreated behind the
-    // subscription's back: the int test saw nothing delivered for 20 s), so a fresh consume() takes over.
-    const watch = (current: typeof messages) =>
-      void (async () => {
-        for await (const status of current.status()) {
-          const missing = ['consumer_not_found', 'stream_not_found', 'consumer_deleted', 'heartbeats_missed'];
-          if (stopping || !missing.includes(status.type)) continue;
-          const back = await this.ensureStream()
-            .then(() => this.ensureConsumer(durable))
-            .then(
-              () => true,
-              () => false, // still unreachable: the next notification tries again
-            );
-          if (back && status.type !== 'heartbeats_missed') {
-            restarting = true;
-            await current.close();
-            return;
-          }
-        }
-      })().catch(() => {}); // the status stream ends with its consume()
-    watch(messages);
+    // its store, a deleted consumer) but never recreates them: do that, and the pulls find them again.
+    void (async () => {
+      for await (const status of messages.status()) {
+        const missing = ['consumer_not_found', 'stream_not_found', 'consumer_deleted', 'heartbeats_missed'];
+        if (stopping || !missing.includes(status.type)) continue;
+        await this.ensureStream()
+          .then(() => this.ensureConsumer(durable))
+          .catch(() => {}); // still unreachable: the next notification tries again
+      }
+    })().catch(() => {}); // the status stream ends with the subscription
 
     const loop = (async () => {
-      for (;;) {
-        for await (const m of messages) {
-          // close() still yields what was buffered: hand it straight back so another member (or the next
-          // consume()) takes it.
-          void handling.add(() => (stopping || restarting ? m.nak() : handle(m, handler, this.options.subjectPrefix, onInvalid)));
-          // The next message is pulled only once this one is being handled.
-          await handling.onSizeLessThan(1);
-        }
-        if (stopping || !restarting) return;
-        restarting = false;
-        messages = await open();
-        watch(messages);
+      for await (const m of messages) {
+        // close() still yields what was buffered: hand it straight back so another member takes it.
+        void handling.add(() => (stopping ? m.nak() : handle(m, handler, this.options.subjectPrefix, onInvalid)));
+        // The next message is pulled only once this one is being handled.
+        await handling.onSizeLessThan(1);
       }
     })();
-    // consume() recovers from disconnects by itself; what still ends the loop is surfaced by stop()
-    // rather than as an unhandled rejection.
+    // consume() recovers from disconnects and missing consumers by itself; what still ends the loop is
+    // surfaced by stop() rather than as an unhandled rejection.
     loop.catch(() => {});
 
     let stopped: Promise<void> | undefined;
