@@ -1,11 +1,22 @@
 import type { ServerResponse } from 'node:http';
 import { metrics } from './metrics.js';
 
+/** What the command admission (src/commands/admission.ts) tells the HTTP server while it is overloaded. */
+export interface Pressure {
+  /** The share of new POSTs to refuse before parsing them (0 unless the admission is refusing). */
+  probability(): number;
+  /** Whether `outstanding` requests already in the process are more than the admission can take now. */
+  saturated(outstanding: number): boolean;
+}
+
 /**
- * Two reasons to refuse a new GraphQL request over HTTP before parsing it, both cheap to answer:
- * - `pressure`, the command admission's early-refusal probability (src/commands/admission.ts): while it is
- *   refusing commands, the same share of new POSTs is refused here for microseconds instead of after a
- *   parse, a token check and a resolver, which would spend the CPU the admitted commands need.
+ * Three reasons to refuse a new GraphQL request over HTTP before parsing it, all cheap to answer:
+ * - the command admission's early-refusal probability: while it is refusing commands, the same share of
+ *   new POSTs is refused here for microseconds instead of after a parse, a token check and a resolver,
+ *   which would spend the CPU the admitted commands need.
+ * - the admission saturated: while its queue stands, a POST beyond what it can hold (in flight plus
+ *   queued) is refused at once. This acts from the first moments of an overload, before the probability
+ *   has climbed; without it the requests already accepted pile up in the parser and the event loop.
  * - the event loop's delay, below.
  *
  * Past its CPU capacity a Node process answers everything late: requests wait in the event loop before
@@ -16,12 +27,14 @@ import { metrics } from './metrics.js';
  */
 export class LoadShedder {
   private lagMs = 0;
+  /** GraphQL POSTs let through and not yet answered. */
+  private outstanding = 0;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxLagMs: number,
     everyMs = 20,
-    private readonly pressure: () => number = () => 0,
+    private readonly pressure: Pressure = { probability: () => 0, saturated: () => false },
   ) {
     if (maxLagMs <= 0) return; // off: no timer at all
     let expected = performance.now() + everyMs;
@@ -38,11 +51,22 @@ export class LoadShedder {
     return this.maxLagMs > 0 && this.lagMs > this.maxLagMs;
   }
 
-  /** Whether to refuse this request: overloaded, or drawn at the admission's current refusal probability. */
+  /** Whether to refuse this request: overloaded, the admission saturated, or drawn at its refusal probability. */
   shouldShed(): boolean {
-    if (this.overloaded) return true;
-    const p = this.pressure();
+    if (this.overloaded || this.pressure.saturated(this.outstanding)) return true;
+    const p = this.pressure.probability();
     return p > 0 && Math.random() < p;
+  }
+
+  /** Refuses the request (true) or counts it as outstanding until its response closes. */
+  guard(res: ServerResponse): boolean {
+    if (this.shouldShed()) {
+      this.refuse(res);
+      return true;
+    }
+    this.outstanding++;
+    res.once('close', () => this.outstanding--);
+    return false;
   }
 
   /** Answers a refused request: the same error shape and code as every other refusal. */

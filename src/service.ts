@@ -238,7 +238,7 @@ async function serve(config: Config, log: Logger, services: Services, lifecycle:
   lifecycle.onStop(() => rateLimiter.close());
   const trustedDocuments = config.TRUSTED_DOCUMENTS ? await loadTrustedDocuments(config.TRUSTED_DOCUMENTS) : undefined;
   const tokens = { secret: config.jwtSecret, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
-  const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, admission && (() => admission.shedProbability()));
+  const loadShedder = new LoadShedder(config.SHED_EVENT_LOOP_LAG_MS, undefined, admission);
   lifecycle.onStop(async () => loadShedder.stop());
   const app = buildApp({ host: config.HOST, port: config.PORT, tokens, services, log, readiness: lifecycle.readiness, security: securityOptions(config), rateLimiter, trustedDocuments, loadShedder });
   const url = await app.start();

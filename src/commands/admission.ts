@@ -1,5 +1,6 @@
 import { ServiceUnavailableError } from '../domain/errors.js';
 import { metrics } from '../metrics.js';
+import type { Pressure } from '../loadShedding.js';
 
 export interface AdmissionLimits {
   /** Commands running at once in this process; beyond, they queue. */
@@ -23,7 +24,7 @@ interface Waiter {
   since: number;
 }
 
-// How the early-refusal probability (see `shedProbability`) follows refusals: each one adds STEP, and it
+// How the early-refusal probability (see `probability`) follows refusals: each one adds STEP, and it
 // decays by half every HALF_LIFE_MS; so it settles where STEP * refusals per half-life ~ the probability.
 const STEP = 0.01;
 const HALF_LIFE_MS = 700;
@@ -38,11 +39,11 @@ const MAX_SHED = 0.95;
  * `standingMs`, is an overload rather than a burst, and waiting only adds latency to every command: then,
  * as in CoDel with adaptive LIFO (Facebook's "Fail at Scale"), the newest waiter goes first and any that
  * waited over `queueTargetMs` is refused. Refusing here still costs a parsed request, so the admission
- * also gives the HTTP server a probability of refusing POSTs before they are parsed (`shedProbability`),
+ * also gives the HTTP server a probability of refusing POSTs before they are parsed (`probability`),
  * raised by each refusal here and decaying within a second once they stop: under a sustained overload the
  * bulk of the excess is refused for microseconds of CPU, the rest keeps this queue's signal alive.
  */
-export class Admission {
+export class Admission implements Pressure {
   private inFlight = 0;
   private readonly waiting: Waiter[] = [];
   /** When the queue was last seen empty; a queue non-empty since longer than `standingMs` is standing. */
@@ -66,12 +67,20 @@ export class Admission {
   }
 
   /** The chance with which the HTTP server should refuse a new POST before parsing it; 0 unless refusing. */
-  shedProbability(now = performance.now()): number {
+  probability(now = performance.now()): number {
     if (this.shed === 0) return 0;
     this.shed *= 0.5 ** ((now - this.shedAt) / HALF_LIFE_MS);
     this.shedAt = now;
     if (this.shed < 0.005) this.shed = 0;
     return this.shed;
+  }
+
+  /**
+   * While the queue stands (an overload, not a burst), requests beyond what this admission can hold, in
+   * flight and queued, would only wait to be refused: the HTTP server refuses them before parsing.
+   */
+  saturated(outstanding: number, now = performance.now()): boolean {
+    return outstanding >= this.limits.maxInFlight + this.limits.maxQueued && this.standing(now);
   }
 
   private standing(now: number): boolean {
@@ -126,7 +135,7 @@ export class Admission {
   private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
     const now = performance.now();
-    this.shed = Math.min(MAX_SHED, this.shedProbability(now) + STEP);
+    this.shed = Math.min(MAX_SHED, this.probability(now) + STEP);
     this.shedAt = now;
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });
   }

@@ -40,7 +40,7 @@ export function createRouter(options: AppOptions, yoga: Yoga, identities: Identi
     // With trusted documents, GraphiQL (which sends any document) is off.
     if (!options.trustedDocuments && path === yoga.graphqlEndpoint && req.method === 'GET' && req.headers.accept?.includes('text/html')) return serveGraphiQL(req, res);
     // Event streams (SSE) are not shed: they are long-lived reads, not work that piles up.
-    if (req.method === 'POST' && !req.headers.accept?.includes('text/event-stream') && options.loadShedder?.shouldShed()) return options.loadShedder.refuse(res);
+    if (req.method === 'POST' && !req.headers.accept?.includes('text/event-stream') && options.loadShedder?.guard(res)) return;
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
     return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));

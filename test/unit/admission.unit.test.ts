@@ -74,14 +74,30 @@ describe('when the queue stands (an overload, not a burst)', () => {
 describe('when the admission refuses commands', () => {
   it('asks the HTTP server to refuse a share of new requests before parsing, and stops asking within seconds', async () => {
     const admission = new Admission({ maxInFlight: 1, maxQueued: 0, queueTimeoutMs: 60_000 });
-    expect(admission.shedProbability()).toBe(0);
+    expect(admission.probability()).toBe(0);
     const first = held();
     const running = admission.run(first.task);
     for (let i = 0; i < 30; i++) await admission.run(async () => {}).catch(() => {});
     const now = performance.now();
-    expect(admission.shedProbability(now)).toBeGreaterThan(0.2);
-    expect(admission.shedProbability(now + 10_000)).toBe(0);
+    expect(admission.probability(now)).toBeGreaterThan(0.2);
+    expect(admission.probability(now + 10_000)).toBe(0);
     first.release();
     await running;
+  });
+});
+
+describe('when the queue stands', () => {
+  it('tells the HTTP server it is saturated once requests in the process exceed what it can hold, and only then', async () => {
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 2, queueTimeoutMs: 60_000, queueTargetMs: 5, standingMs: 10 });
+    const first = held();
+    const running = admission.run(first.task);
+    const queued = [admission.run(async () => {}), admission.run(async () => {})].map((p) => p.catch(() => 'refused'));
+    expect(admission.saturated(3)).toBe(false); // the queue is young: a burst, not an overload
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(admission.saturated(2)).toBe(false); // fewer than in flight plus queued
+    expect(admission.saturated(3)).toBe(true);
+    first.release();
+    await Promise.all([running, ...queued]);
+    expect(admission.saturated(100)).toBe(false); // the queue emptied: nothing stands
   });
 });
