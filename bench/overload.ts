@@ -7,6 +7,8 @@ import http from 'node:http';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { cpuSeconds } from './lib/wrk.js';
 import { BenchEnv } from './lib/env.js';
 import { benchUser, items, tokenFor } from './lib/graphql.js';
 import { closedLoop, percentiles } from './lib/load.js';
@@ -27,7 +29,7 @@ interface Answer {
 
 async function main() {
   const env = await BenchEnv.create();
-  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_')) as [string, string][]);
+  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_')) as [string, string][]);
   Object.defineProperty(env, 'serviceEnv', { value: { ...env.serviceEnv, ...passThrough } });
   try {
     const service = await env.startService();
@@ -61,6 +63,11 @@ async function main() {
       const start = performance.now();
       const count = Math.round(rate * duration);
       const rss: number[] = [];
+      // What the load generator (this process) and the service each used, so a saturated generator shows.
+      const generatorCpu = process.cpuUsage();
+      const serviceCpu = await cpuSeconds(service.pid);
+      const generatorDelay = monitorEventLoopDelay({ resolution: 5 });
+      generatorDelay.enable();
       const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
       for (let i = 0; i < count; ) {
         while (i < count && start + (i * 1000) / rate <= performance.now()) {
@@ -72,6 +79,14 @@ async function main() {
       }
       const all = await Promise.all(answers);
       clearInterval(sampler);
+      generatorDelay.disable();
+      const wallSeconds = (performance.now() - start) / 1000;
+      const generatorUsed = process.cpuUsage(generatorCpu);
+      const cpu = {
+        generatorCores: Math.round(((generatorUsed.user + generatorUsed.system) / 1e6 / wallSeconds) * 100) / 100,
+        serviceCores: Math.round(((((await cpuSeconds(service.pid)) ?? 0) - (serviceCpu ?? 0)) / wallSeconds) * 100) / 100,
+        generatorLoopDelayP99Ms: Math.round(generatorDelay.percentile(99) / 1e4) / 100,
+      };
       const of = (kind: Answer['kind']) => all.filter((a) => a.kind === kind);
       const admitted = of('admitted');
       const refused = of('refused');
@@ -93,6 +108,7 @@ async function main() {
           const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
           return `${second}s: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')} ms, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')} ms`;
         }),
+        cpu,
         rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
       };
     };
