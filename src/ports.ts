@@ -222,10 +222,19 @@ export interface DocWrite<T> {
 // checkpoints, leases, status facts, namespaces). One adapter implements all three (`ReadStore`).
 
 /** Read-model documents, written only by compare-and-set on their version, together with their effects. */
+/** A document's place in its stream, without the document. */
+export type DocHead = Pick<VersionedDoc, 'version' | 'eventId'>;
+
 export interface DocumentStore {
   get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
   /** One entry per id, in the order asked: the document, or null where there is none. */
   getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
+  /**
+   * Of each document only what reconciliation compares with the event store, its version and last event
+   * id, in the order asked; null where there is none. Cheaper than `getMany` (no document body read or
+   * parsed), for sweeps over thousands of orders.
+   */
+  heads(collection: string, ids: readonly string[]): Promise<(DocHead | null)[]>;
   /**
    * Writes `doc` and its `effects` in one atomic step, only if the stored document's version is
    * `expectedVersion` (0: no document yet) and, when `expectedEventId` is given, its last applied event

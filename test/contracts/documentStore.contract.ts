@@ -121,5 +121,17 @@ export function documentStoreContract(name: string, make: () => Promise<{ store:
       });
     });
 
+    describe('when only the heads of documents are asked (reconciliation)', () => {
+      it('gives each one its version and last event id, null where there is none, in the order asked', async () => {
+        const [withId, withoutId, missing] = [uniqueName('order'), uniqueName('order'), uniqueName('order')];
+        const eventId = 'c0ffee00-0000-4000-8000-000000000002';
+        await store.apply(collection, withId, 0, { ...orderDoc(1), eventId }, {});
+        await store.apply(collection, withId, 1, { ...orderDoc(2), eventId }, {});
+        await store.apply(collection, withoutId, 0, orderDoc(1), {});
+        expect(await store.heads(collection, [missing, withoutId, withId])).toEqual([null, { version: 1 }, { version: 2, eventId }]);
+        expect(await store.heads(collection, [])).toEqual([]);
+      });
+    });
+
   });
 }

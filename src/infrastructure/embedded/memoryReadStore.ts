@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Counters, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
+import type { Counters, DocHead, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { collectionOf, ROOT_NAMESPACE } from '../readStoreLayout.js';
 
 /** One namespace's data. Documents are kept as JSON text, as in Redis: callers get copies. */
@@ -39,6 +39,10 @@ export class MemoryReadStore implements ReadStore {
 
   async getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]> {
     return Promise.all(ids.map((id) => this.get<T>(collection, id)));
+  }
+
+  async heads(collection: string, ids: readonly string[]): Promise<(DocHead | null)[]> {
+    return (await this.getMany(collection, ids)).map((doc) => doc && { version: doc.version, ...(doc.eventId ? { eventId: doc.eventId } : {}) });
   }
 
   async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {

@@ -1,15 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
-import type { Counters, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
+import type { Counters, DocHead, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { collectionOf, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
 import { createHash } from 'node:crypto';
 import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
-import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
+import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, HEADS, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
 type ScriptedRedis = RedisClient & {
   applyDoc(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   applyDocSlot(doc: string, ...args: (string | number)[]): Promise<[number, string]>;
   applyGroup(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  heads(numberOfKeys: number, ...keys: string[]): Promise<string[]>;
   checkNamespace(active: string, fence: string, ns: string): Promise<number>;
   clearPending(doc: string, pending: string): Promise<number>;
   raiseCheckpoint(key: string, position: string): Promise<number>;
@@ -88,6 +89,7 @@ export class RedisReadStore implements ReadStore {
           applyDoc: { lua: APPLY },
           applyDocSlot: { numberOfKeys: 1, lua: APPLY_DOC },
           applyGroup: { lua: APPLY_GROUP },
+          heads: { lua: HEADS },
           checkNamespace: { numberOfKeys: 2, lua: CHECK_NAMESPACE },
           clearPending: { numberOfKeys: 1, lua: CLEAR_PENDING },
           raiseCheckpoint: { numberOfKeys: 1, lua: RAISE_CHECKPOINT },
@@ -120,6 +122,19 @@ export class RedisReadStore implements ReadStore {
     return replies.map(([error, hash]) => {
       if (error) throw error;
       return parseDoc<T>(hash as Record<string, string>);
+    });
+  }
+
+  async heads(collection: string, ids: readonly string[]): Promise<(DocHead | null)[]> {
+    if (ids.length === 0) return [];
+    // On a cluster a read also completes a write interrupted between its steps: keep that path there.
+    if (this.cluster) return (await this.getMany(collection, ids)).map((doc) => doc && { version: doc.version, ...(doc.eventId ? { eventId: doc.eventId } : {}) });
+    const base = await this.base(collection);
+    const reply = await this.redis.heads(ids.length, ...ids.map((id) => this.keys.doc(base, collection, id)));
+    return ids.map((_, i) => {
+      const version = reply[2 * i];
+      const eventId = reply[2 * i + 1];
+      return version ? { version: Number(version), ...(eventId ? { eventId } : {}) } : null;
     });
   }
 

@@ -138,3 +138,23 @@ export const CLEAR_PENDING = `
 if redis.call('HGET', KEYS[1], 'pending') == ARGV[1] then redis.call('HDEL', KEYS[1], 'pending') return 1 end
 return 0
 `;
+
+/**
+ * KEYS: documents (one server only: they span slots). Answers, per document, its version and last event
+ * id ('' for none), or two '' where there is no complete document: what reconciliation compares, read in
+ * one call instead of one command per document, whose client-side cost dominated a sweep.
+ */
+export const HEADS = `
+local out = {}
+for _, key in ipairs(KEYS) do
+  local h = redis.call('HMGET', key, 'version', 'eventId', 'eventAt', 'projectedAt')
+  if h[1] and h[3] and h[4] then
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2] or ''
+  else
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  end
+end
+return out
+`;
