@@ -198,14 +198,19 @@ export class JetStreamBus implements EventBus {
     const handling = new PQueue({ concurrency });
     let stopping = false;
     // consume() keeps pulling when the consumer or the stream disappears (a NATS server back without
-    // its store, a deleted consumer) but never recreates them: do that, and the pulls find them again.
+    // its store, a deleted consumer) but never recreates them: do that, and its next check finds them.
+    // Only on consume()'s own verdict, from the consumer info it requests after missed heartbeats or a
+    // reconnect, never on the 409 "consumer deleted": a server deleting a stream sends that to the waiting
+    // pulls before it removes the stream's directory, and on nats-server 2.9 a stream created under the
+    // same name meanwhile (from another connection than the deleting one) loses its files to that removal.
+    // It then counts its messages but cannot load them: pulls get heartbeats and timeouts, never a message.
+    // By the time heartbeats are missed (2 x 2.5 s) the deletion is long over.
     void (async () => {
       for await (const status of messages.status()) {
-        const missing = ['consumer_not_found', 'stream_not_found', 'consumer_deleted', 'heartbeats_missed'];
-        if (stopping || !missing.includes(status.type)) continue;
+        if (stopping || (status.type !== 'consumer_not_found' && status.type !== 'stream_not_found')) continue;
         await this.ensureStream()
           .then(() => this.ensureConsumer(durable))
-          .catch(() => {}); // still unreachable: the next notification tries again
+          .catch(() => {}); // still unreachable: consume() checks again and reports it again
       }
     })().catch(() => {}); // the status stream ends with the subscription
 
