@@ -21,11 +21,25 @@ eventBusContract('JetStream', async () => {
 });
 
 afterAll(async () => {
-  await deleteStream(options);
+  // Absent when only the wipe cases ran (-t): they use streams of their own.
+  await deleteStream(options).catch((error: unknown) => {
+    if (!(error instanceof Error && /stream not found/i.test(error.message))) throw error;
+  });
 });
 
 describe('when NATS comes back without its JetStream store (the stream and consumers are gone)', () => {
-  it('recreates the stream on the next publish and the consumer for the running subscription', async () => {
+  type Own = typeof options;
+  // The real-world case is another connection (a server back without its store, an operator deleting the
+  // stream); the bus's own connection is kept as a second case, as it once behaved differently.
+  const deletions: [string, (bus: JetStreamBus, own: Own) => Promise<unknown>][] = [
+    ['from another connection', (_bus, own) => deleteStream(own)],
+    [
+      "through the bus's own connection",
+      (bus, own) => (bus as unknown as { jsm: { streams: { delete(name: string): Promise<boolean> } } }).jsm.streams.delete(own.stream),
+    ],
+  ];
+
+  it.each(deletions)('recreates the stream on the next publish and the consumer for the running subscription (deleted %s)', async (_how, remove) => {
     const own = { ...options, stream: uniqueName('EVENTBUS_WIPE'), subjectPrefix: `test.${uniqueName('wipe')}` };
     const bus = await JetStreamBus.connect(own);
     const received: BusMessage[] = [];
@@ -37,10 +51,7 @@ describe('when NATS comes back without its JetStream store (the stream and consu
       await bus.publish(storedEvent('order-before', 1));
       await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 5000 });
 
-      // Deleted through the bus's own connection, as this test did before the bus lost its deleteStream.
-      // Deleted from another connection, the running subscription recreates the consumer (checked) but
-      // its pulls never receive from it: a healing bug found here, open, see the closing note of issue 16.
-      await (bus as unknown as { jsm: { streams: { delete(name: string): Promise<boolean> } } }).jsm.streams.delete(own.stream);
+      await remove(bus, own);
       await bus.publish(storedEvent('order-after', 1));
       await vi.waitFor(() => expect(received.map((m) => m.event.streamId)).toEqual(['order-before', 'order-after']), { timeout: 20_000, interval: 100 });
     } finally {

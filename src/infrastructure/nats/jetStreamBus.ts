@@ -137,11 +137,13 @@ export class JetStreamBus implements EventBus {
 
   // consumers.add() cannot be create-or-update in 3.4.0 (an empty action is coerced to "create", which
   // servers >= 2.10 reject when the config differs), hence update first.
-  private async ensureConsumer(durable: string): Promise<void> {
+  /** Whether it had to create the consumer. */
+  private async ensureConsumer(durable: string): Promise<boolean> {
     const { stream, ackWaitMs, maxDeliver } = this.options;
     const config = { ack_wait: nanos(ackWaitMs), max_deliver: maxDeliver };
     try {
       await this.jsm.consumers.update(stream, durable, config);
+      return false;
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.jsm.consumers.add(stream, {
@@ -150,6 +152,7 @@ export class JetStreamBus implements EventBus {
         deliver_policy: DeliverPolicy.All,
         ...config,
       });
+      return true;
     }
   }
 
@@ -194,31 +197,57 @@ export class JetStreamBus implements EventBus {
     // The iterator only asks the server for more once we pull from it, so the client buffers at most
     // `concurrency` messages on top of the ones being handled.
     // Short pulls (5 s, heartbeats every 2.5 s) so a vanished consumer is noticed in seconds, not 30.
-    const messages = await consumer.consume({ max_messages: concurrency, expires: 5000 });
+    const pulls = { max_messages: concurrency, expires: 5000 };
+    let messages = await consumer.consume(pulls);
     const handling = new PQueue({ concurrency });
     let stopping = false;
+    let restarting = false;
     // consume() keeps pulling when the consumer or the stream disappears (a NATS server back without
-    // its store, a deleted consumer) but never recreates them: do that, and the pulls find them again.
-    void (async () => {
-      for await (const status of messages.status()) {
-        const missing = ['consumer_not_found', 'stream_not_found', 'consumer_deleted', 'heartbeats_missed'];
-        if (stopping || !missing.includes(status.type)) continue;
-        await this.ensureStream()
-          .then(() => this.ensureConsumer(durable))
-          .catch(() => {}); // still unreachable: the next notification tries again
-      }
-    })().catch(() => {}); // the status stream ends with the subscription
+    // its store, a deleted consumer) but never recreates them: do that.
+    // Only on consume()'s own verdict, from the consumer info it requests after missed heartbeats or a
+    // reconnect, never on the 409 "consumer deleted": a server deleting a stream sends that to the waiting
+    // pulls before it removes the stream's directory, and on nats-server 2.9 a stream created under the
+    // same name meanwhile (from another connection than the deleting one) loses its files to that removal.
+    // It then counts its messages but cannot load them: pulls get heartbeats and timeouts, never a message.
+    // By the time heartbeats are missed (2 x 2.5 s) the deletion is long over.
+    // consume() itself asks again only after a pull's expiry (5 s more); when this member has just created
+    // the consumer, a fresh consume() pulls at once instead. The old one has nothing to hand over: its
+    // consumer is gone, and after the not-found verdict it has no pull waiting on the new one. A consumer
+    // that merely missed heartbeats (a busy or reconnecting server) is still there: no restart.
+    const watch = (current: typeof messages) =>
+      void (async () => {
+        for await (const status of current.status()) {
+          if (stopping || (status.type !== 'consumer_not_found' && status.type !== 'stream_not_found')) continue;
+          const created = await this.ensureStream()
+            .then(() => this.ensureConsumer(durable))
+            .catch(() => false); // still unreachable: consume() checks again and reports it again
+          if (created && !stopping) {
+            restarting = true;
+            void current.close();
+            return;
+          }
+        }
+      })().catch(() => {}); // the status stream ends with its consume()
+    watch(messages);
 
     const loop = (async () => {
-      for await (const m of messages) {
-        // close() still yields what was buffered: hand it straight back so another member takes it.
-        void handling.add(() => (stopping ? m.nak() : handle(m, handler, this.options.subjectPrefix, onInvalid)));
-        // The next message is pulled only once this one is being handled.
-        await handling.onSizeLessThan(1);
+      for (;;) {
+        for await (const m of messages) {
+          // close() still yields what was buffered: hand it straight back so another member takes it.
+          void handling.add(() => (stopping ? m.nak() : handle(m, handler, this.options.subjectPrefix, onInvalid)));
+          // The next message is pulled only once this one is being handled.
+          await handling.onSizeLessThan(1);
+        }
+        if (stopping || !restarting) return;
+        restarting = false;
+        messages = await consumer.consume(pulls);
+        // stop() came meanwhile and closed the previous one: close this one too, and the loop ends.
+        if (stopping) void messages.close();
+        else watch(messages);
       }
     })();
-    // consume() recovers from disconnects and missing consumers by itself; what still ends the loop is
-    // surfaced by stop() rather than as an unhandled rejection.
+    // consume() recovers from disconnects by itself; what still ends the loop is surfaced by stop()
+    // rather than as an unhandled rejection.
     loop.catch(() => {});
 
     let stopped: Promise<void> | undefined;
