@@ -66,6 +66,7 @@ async function main() {
       // What the load generator (this process) and the service each used, so a saturated generator shows.
       const generatorCpu = process.cpuUsage();
       const serviceCpu = await cpuSeconds(service.pid);
+      const machine = await machineTicks();
       const generatorDelay = monitorEventLoopDelay({ resolution: 5 });
       generatorDelay.enable();
       const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
@@ -86,6 +87,8 @@ async function main() {
         generatorCores: Math.round(((generatorUsed.user + generatorUsed.system) / 1e6 / wallSeconds) * 100) / 100,
         serviceCores: Math.round(((((await cpuSeconds(service.pid)) ?? 0) - (serviceCpu ?? 0)) / wallSeconds) * 100) / 100,
         generatorLoopDelayP99Ms: Math.round(generatorDelay.percentile(99) / 1e4) / 100,
+        // Every process on the machine (Postgres, NATS, Redis too): near the core count, the machine is saturated.
+        machineBusyCores: Math.round((((await machineTicks()).busy - machine.busy) / 100 / wallSeconds) * 100) / 100,
       };
       const of = (kind: Answer['kind']) => all.filter((a) => a.kind === kind);
       const admitted = of('admitted');
@@ -142,6 +145,13 @@ async function main() {
   } finally {
     await env.cleanup();
   }
+}
+
+/** Busy CPU ticks (USER_HZ, 100/s) of the whole machine so far, from the first line of /proc/stat. */
+async function machineTicks(): Promise<{ busy: number }> {
+  // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal };
 }
 
 const round = (p: { p50: number; p99: number; p999: number }) => ({ p50: Math.round(p.p50 * 10) / 10, p99: Math.round(p.p99 * 10) / 10, p999: Math.round(p.p999 * 10) / 10 });
