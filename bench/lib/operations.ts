@@ -39,7 +39,18 @@ export async function settle(env: BenchEnv, deployment: Deployment): Promise<num
   const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
   try {
-    const last = await createOrder(command, 0);
+    // Right after a closed loop past the peak the service may still refuse for a second or two (its
+    // early-refusal probability decays): do as a client should with SERVICE_UNAVAILABLE and Retry-After.
+    const last = await (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await createOrder(command, 0);
+        } catch (error) {
+          if (attempt >= 20 || !String(error).includes('SERVICE_UNAVAILABLE')) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    })();
     for (const deadline = Date.now() + 120_000; ; ) {
       const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL');
       if (rows[0]?.n === 0) break;
