@@ -28,6 +28,22 @@ export async function seedOrders(http: GraphQLHttp, clients: number, perUser: nu
 }
 
 /**
+ * Right after a closed loop past the peak, a process that runs the command role may still refuse for a few
+ * seconds (its early-refusal probability decays, and HTTP reads share it): do as a client should with
+ * SERVICE_UNAVAILABLE and Retry-After (1 s).
+ */
+async function unlessUnavailable<T>(operation: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= 20 || !String(error).includes('SERVICE_UNAVAILABLE')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+/**
  * Waits until the CQRS deployment has published its whole outbox and projected one order created after
  * everything else, so its relay and projectors are idle before the next measurement instead of competing
  * with it. Returns how long that took: the backlog the last load left behind, in seconds.
@@ -39,25 +55,15 @@ export async function settle(env: BenchEnv, deployment: Deployment): Promise<num
   const db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
   try {
-    // Right after a closed loop past the peak the service may still refuse for a second or two (its
-    // early-refusal probability decays): do as a client should with SERVICE_UNAVAILABLE and Retry-After.
-    const last = await (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await createOrder(command, 0);
-        } catch (error) {
-          if (attempt >= 20 || !String(error).includes('SERVICE_UNAVAILABLE')) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-      }
-    })();
+    const last = await unlessUnavailable(() => createOrder(command, 0));
     for (const deadline = Date.now() + 120_000; ; ) {
       const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL');
       if (rows[0]?.n === 0) break;
       if (Date.now() > deadline) throw new Error(`outbox still has ${rows[0]?.n} unpublished rows after 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await query.request(awaitOrderQuery, { id: last, minVersion: 1, timeoutMs: 30_000 }, await tokenFor(benchUser(0)));
+    const token = await tokenFor(benchUser(0));
+    await unlessUnavailable(() => query.request(awaitOrderQuery, { id: last, minVersion: 1, timeoutMs: 30_000 }, token));
     return (performance.now() - started) / 1000;
   } finally {
     await db.end();
