@@ -62,8 +62,10 @@ function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'TimeoutError' || error.name === 'NoRespondersError' || /timeout|no responders/i.test(error.message)) return true;
   if (error instanceof JetStreamApiError)
-    // Lost a create race (name in use, consumer exists) or JetStream is not ready yet (no leader).
-    return [10058, 10148, 10013, 10008, 10074].includes(error.code) || /already|in use|leader|not (yet )?(ready|available)/i.test(error.message);
+    // Lost a create race (name in use, consumer exists; or "subjects overlap", which a server may answer
+    // the loser of two creates of the same stream, seen in CI) or JetStream is not ready yet (no leader).
+    // A real overlap with another stream fails the same way after the last attempt.
+    return [10058, 10065, 10148, 10013, 10008, 10074].includes(error.code) || /already|in use|overlap|leader|not (yet )?(ready|available)/i.test(error.message);
   return false;
 }
 
