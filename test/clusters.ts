@@ -165,7 +165,9 @@ async function startNatsClusterOnce({ size = 3, routeVia, routePorts: givenRoute
     await until(`${node.name} serving JetStream`, async () => {
       const nc = await connect({ servers: `nats://127.0.0.1:${node.port}`, reconnect: false, timeout: 1000 });
       try {
-        const jsm = await jetstreamManager(nc, { timeout: 2000 });
+        // No account-info request up front (checkAPI): right after a kill it can time out while the
+        // cluster elects; the info requests below are retried until a leader answers.
+        const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false });
         await jsm.getAccountInfo();
         return true;
       } finally {
