@@ -52,7 +52,7 @@ export class LoadShedder {
   }
 
   /** Whether to refuse this request: overloaded, the admission saturated, or drawn at its refusal probability. */
-  shouldShed(): boolean {
+  private shouldShed(): boolean {
     if (this.overloaded || this.pressure.saturated(this.outstanding)) return true;
     const p = this.pressure.probability();
     return p > 0 && Math.random() < p;
@@ -70,7 +70,7 @@ export class LoadShedder {
   }
 
   /** Answers a refused request: the same error shape and code as every other refusal. */
-  refuse(res: ServerResponse): void {
+  private refuse(res: ServerResponse): void {
     metrics.requestsShed.inc();
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
     res.end(JSON.stringify({ errors: [{ message: 'the service is at capacity; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE', server: 'http', retryAfterSeconds: 1 } }] }));

@@ -221,10 +221,10 @@ export interface DocWrite<T> {
 // queries), indexes and counters (list and statistics queries), coordination (projector processes:
 // checkpoints, leases, status facts, namespaces). One adapter implements all three (`ReadStore`).
 
-/** Read-model documents, written only by compare-and-set on their version, together with their effects. */
 /** A document's place in its stream, without the document. */
 export type DocHead = Pick<VersionedDoc, 'version' | 'eventId'>;
 
+/** Read-model documents, written only by compare-and-set on their version, together with their effects. */
 export interface DocumentStore {
   get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
   /** One entry per id, in the order asked: the document, or null where there is none. */

@@ -1,6 +1,8 @@
 // How both read stores lay out names: which collection (and so which namespace) a name belongs to, and,
 // on a Redis Cluster, which slot an index shares.
 
+import type { DocHead } from '../ports.js';
+
 /** The collection an index or checkpoint name belongs to, and so its namespace. */
 export function collectionOf(name: string): string {
   const colon = name.indexOf(':');
@@ -20,4 +22,9 @@ export function slotGroupOf(index: string): string {
   const collection = collectionOf(index);
   const parts = index.slice(collection.length + 1).split(':');
   return parts[0] === 'user' && parts.length >= 2 ? `${collection}:user:${parts[1]}` : collection;
+}
+
+/** A document's head as both read stores answer it: no `eventId` key when none was recorded. */
+export function docHead(version: number, eventId: string | null | undefined): DocHead {
+  return { version, ...(eventId ? { eventId } : {}) };
 }

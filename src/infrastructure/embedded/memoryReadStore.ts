@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters, DocHead, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
-import { collectionOf, ROOT_NAMESPACE } from '../readStoreLayout.js';
+import { collectionOf, docHead, ROOT_NAMESPACE } from '../readStoreLayout.js';
 
 /** One namespace's data. Documents are kept as JSON text, as in Redis: callers get copies. */
 interface Space {
@@ -42,7 +42,7 @@ export class MemoryReadStore implements ReadStore {
   }
 
   async heads(collection: string, ids: readonly string[]): Promise<(DocHead | null)[]> {
-    return (await this.getMany(collection, ids)).map((doc) => doc && { version: doc.version, ...(doc.eventId ? { eventId: doc.eventId } : {}) });
+    return (await this.getMany(collection, ids)).map((doc) => doc && docHead(doc.version, doc.eventId));
   }
 
   async apply<T>(collection: string, id: string, expectedVersion: number, doc: VersionedDoc<T>, effects: WriteEffects, expectedEventId?: string): Promise<boolean> {

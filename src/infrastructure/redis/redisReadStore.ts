@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
 import type { Counters, DocHead, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
-import { collectionOf, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
+import { collectionOf, docHead, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
 import { createHash } from 'node:crypto';
 import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
 import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, HEADS, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
@@ -128,13 +128,13 @@ export class RedisReadStore implements ReadStore {
   async heads(collection: string, ids: readonly string[]): Promise<(DocHead | null)[]> {
     if (ids.length === 0) return [];
     // On a cluster a read also completes a write interrupted between its steps: keep that path there.
-    if (this.cluster) return (await this.getMany(collection, ids)).map((doc) => doc && { version: doc.version, ...(doc.eventId ? { eventId: doc.eventId } : {}) });
+    if (this.cluster) return (await this.getMany(collection, ids)).map((doc) => doc && docHead(doc.version, doc.eventId));
     const base = await this.base(collection);
     const reply = await this.redis.heads(ids.length, ...ids.map((id) => this.keys.doc(base, collection, id)));
     return ids.map((_, i) => {
       const version = reply[2 * i];
       const eventId = reply[2 * i + 1];
-      return version ? { version: Number(version), ...(eventId ? { eventId } : {}) } : null;
+      return version ? docHead(Number(version), eventId) : null;
     });
   }
 
