@@ -1,8 +1,9 @@
 // npm run bench:overload: what the command path does past its capacity. (1) the peak: closed-loop
-// createOrder at 32 clients; (2) unloaded: open loop at a fifth of the peak; (3) overload: open loop at
+// createOrder at 32 clients, on a process of its own with the rate governor off (the machine's capacity);
+// then, on a new process as deployed, (2) unloaded: open loop at a fifth of the peak; (3) overload: open loop at
 // twice the peak. Latency is measured from each request's intended send time. The service is one process
 // with all roles on the local Postgres, NATS and Redis (a fresh database, stream and prefix), with its
-// default admission limits unless COMMAND_MAX_* are set in the environment. Writes bench/results/overload-<time>.json.
+// default admission limits unless COMMAND_* are set in the environment. Writes bench/results/overload-<time>.json.
 import http from 'node:http';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,16 +30,19 @@ interface Answer {
 
 async function main() {
   const env = await BenchEnv.create();
-  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_')) as [string, string][]);
+  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_') || key === 'NODE_OPTIONS') as [string, string][]);
   Object.defineProperty(env, 'serviceEnv', { value: { ...env.serviceEnv, ...passThrough } });
   try {
-    const service = await env.startService();
+    // The peak is the service's capacity: measured on a process of its own with the rate governor off
+    // (with it on, a closed loop would measure the rate the governor holds, not what the machine can do).
+    let service = await env.startService([], { COMMAND_LATENCY_TOLERANCE: '0' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
+    let url = service.url;
     const send = (i: number, intendedAt: number) =>
       new Promise<Answer>((resolve) => {
         const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
-        const request = http.request(`${service.url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${tokens[i % users]}` } }, (response) => {
+        const request = http.request(`${url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${tokens[i % users]}` } }, (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('end', () => {
@@ -67,6 +71,7 @@ async function main() {
       const generatorCpu = process.cpuUsage();
       const serviceCpu = await cpuSeconds(service.pid);
       const machine = await machineTicks();
+      const gcBefore = await gcTotals(service.url); // also resets prom-client's event-loop lag histogram
       const generatorDelay = monitorEventLoopDelay({ resolution: 5 });
       generatorDelay.enable();
       const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
@@ -87,9 +92,19 @@ async function main() {
         generatorCores: Math.round(((generatorUsed.user + generatorUsed.system) / 1e6 / wallSeconds) * 100) / 100,
         serviceCores: Math.round(((((await cpuSeconds(service.pid)) ?? 0) - (serviceCpu ?? 0)) / wallSeconds) * 100) / 100,
         generatorLoopDelayP99Ms: Math.round(generatorDelay.percentile(99) / 1e4) / 100,
+        generatorLoopDelayMaxMs: Math.round(generatorDelay.max / 1e4) / 100,
         // Every process on the machine (Postgres, NATS, Redis too): near the core count, the machine is saturated.
         machineBusyCores: Math.round((((await machineTicks()).busy - machine.busy) / 100 / wallSeconds) * 100) / 100,
       };
+      // The service's own pauses in this phase: garbage collection by kind, and its event loop's delay.
+      const gcAfter = await gcTotals(service.url);
+      const gc = Object.fromEntries(
+        Object.entries(gcAfter.kinds).map(([kind, after]) => {
+          const before = gcBefore.kinds[kind] ?? { count: 0, seconds: 0, over10ms: 0, over100ms: 0 };
+          return [kind, { count: after.count - before.count, totalMs: Math.round((after.seconds - before.seconds) * 1000), over10ms: after.over10ms - before.over10ms, over100ms: after.over100ms - before.over100ms }];
+        }),
+      );
+      const service_ = { gc, eventLoopDelayMs: gcAfter.eventLoop };
       const of = (kind: Answer['kind']) => all.filter((a) => a.kind === kind);
       const admitted = of('admitted');
       const refused = of('refused');
@@ -112,6 +127,7 @@ async function main() {
           return `${second}s: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')} ms, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')} ms`;
         }),
         cpu,
+        service: service_,
         rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
       };
     };
@@ -123,7 +139,13 @@ async function main() {
       if (answer.kind !== 'admitted') throw new Error(answer.code);
     });
     const peak = peakRun.perSecond;
-    console.log(`peak (closed loop, 32 clients): ${peak.toFixed(0)}/s, p99 ${peakRun.p99.toFixed(1)} ms, refused or failed ${peakRun.errors}`);
+    console.log(`peak (closed loop, 32 clients, rate governor off): ${peak.toFixed(0)}/s, p99 ${peakRun.p99.toFixed(1)} ms, refused or failed ${peakRun.errors}`);
+    // The phases run on the service as deployed (its defaults, or the COMMAND_* given), warmed up again.
+    await env.stop(service);
+    agent.destroy();
+    service = await env.startService();
+    url = service.url;
+    await closedLoop(8, 5, (i) => send(i, performance.now()));
     const unloaded = await openLoop(Math.max(1, peak / 5), seconds);
     console.log('unloaded', JSON.stringify(unloaded));
     await sleep(3000);
@@ -145,6 +167,28 @@ async function main() {
   } finally {
     await env.cleanup();
   }
+}
+
+/** The service's garbage-collection totals by kind and its event-loop delay, from its Prometheus metrics. */
+async function gcTotals(url: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const kinds: Record<string, { count: number; seconds: number; over10ms: number; over100ms: number }> = {};
+  const entry = (kind: string) => (kinds[kind] ??= { count: 0, seconds: 0, over10ms: 0, over100ms: 0 });
+  const buckets: Record<string, Record<string, number>> = {};
+  for (const line of text.split('\n')) {
+    const m = /^nodejs_gc_duration_seconds_(count|sum|bucket)\{(?:le="([^"]+)",)?kind="(\w+)"\} (\S+)$/.exec(line);
+    if (!m) continue;
+    const [, part, le, kind, value] = m as unknown as [string, string, string | undefined, string, string];
+    if (part === 'count') entry(kind).count = Number(value);
+    else if (part === 'sum') entry(kind).seconds = Number(value);
+    else (buckets[kind] ??= {})[le!] = Number(value);
+  }
+  for (const [kind, b] of Object.entries(buckets)) {
+    entry(kind).over10ms = entry(kind).count - (b['0.01'] ?? 0);
+    entry(kind).over100ms = entry(kind).count - (b['0.1'] ?? 0);
+  }
+  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 10000) / 10;
+  return { kinds, eventLoop: { p50: gauge('nodejs_eventloop_lag_p50_seconds'), p99: gauge('nodejs_eventloop_lag_p99_seconds'), max: gauge('nodejs_eventloop_lag_max_seconds') } };
 }
 
 /** Busy CPU ticks (USER_HZ, 100/s) of the whole machine so far, from the first line of /proc/stat. */

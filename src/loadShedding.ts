@@ -53,8 +53,8 @@ export class LoadShedder {
 
   /** Whether to refuse this request: overloaded, the admission saturated, or drawn at its refusal probability. */
   private shouldShed(): boolean {
+    const p = this.pressure.probability(); // asked for every request: the admission counts arrivals by it
     if (this.overloaded || this.pressure.saturated(this.outstanding)) return true;
-    const p = this.pressure.probability();
     return p > 0 && Math.random() < p;
   }
 

@@ -17,8 +17,13 @@ export const metrics = {
   }),
   commandsRefused: new Counter({
     name: 'orders_commands_refused_total',
-    help: 'Commands refused by admission control (SERVICE_UNAVAILABLE), by reason: queue full or waited too long',
+    help: 'Commands refused by admission control (SERVICE_UNAVAILABLE), by reason: queue full, waited too long, stale in a standing queue, or over the governed rate',
     labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
+  commandRateLimit: new Gauge({
+    name: 'orders_command_rate_limit',
+    help: 'Commands per second the admission holds the command path to while their latency is past its tolerance (COMMAND_LATENCY_TOLERANCE); 0 when it holds none',
     registers: [registry],
   }),
   requestsShed: new Counter({

@@ -71,7 +71,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     if (roles.includes('relay')) await startRelayRole(config, log, ports, lifecycle);
     if (roles.includes('projector')) await startProjectorRoleOf(config, log, ports, lifecycle);
     if (roles.includes('command')) {
-      admission = new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS, queueTargetMs: config.COMMAND_QUEUE_TARGET_MS });
+      admission = new Admission({ maxInFlight: config.COMMAND_MAX_IN_FLIGHT, maxQueued: config.COMMAND_MAX_QUEUE, queueTimeoutMs: config.COMMAND_QUEUE_TIMEOUT_MS, queueTargetMs: config.COMMAND_QUEUE_TARGET_MS, latencyTolerance: config.COMMAND_LATENCY_TOLERANCE });
       const store = guarded(await ports.store(), 'postgres');
       services.commands = createCommandHandlers({ store, admission, maxRetries: config.COMMAND_MAX_RETRIES, snapshotEvery: config.SNAPSHOT_EVERY, log: log.child({ role: 'command' }) });
       services.receipts = await ports.receipts();

@@ -1,6 +1,7 @@
 import { ServiceUnavailableError } from '../domain/errors.js';
 import { metrics } from '../metrics.js';
 import type { Pressure } from '../loadShedding.js';
+import { RateGovernor } from './rateGovernor.js';
 
 export interface AdmissionLimits {
   /** Commands running at once in this process; beyond, they queue. */
@@ -16,6 +17,11 @@ export interface AdmissionLimits {
   queueTargetMs?: number;
   /** How long the queue must stay non-empty before it counts as standing (CoDel's interval). */
   standingMs?: number;
+  /**
+   * How many times its unloaded median a window's p90 command latency may reach before the admitted rate
+   * is held down (src/commands/rateGovernor.ts); 0 turns the rate governor off.
+   */
+  latencyTolerance?: number;
 }
 
 interface Waiter {
@@ -51,15 +57,27 @@ export class Admission implements Pressure {
   private shed = 0;
   private shedAt = performance.now();
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  private readonly governor: RateGovernor;
+
+  constructor(private readonly limits: AdmissionLimits) {
+    this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0 });
+  }
+
+  /** The admitted-rate limit the governor holds now, per second (Infinity when it does not hold one). */
+  get rateLimit(): number {
+    return this.governor.limit;
+  }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
+    if (!this.governor.admit()) throw this.refuse('rate');
+    const start = performance.now();
     // A finishing command hands its slot straight to a waiter, so none can jump the queue.
     if (this.inFlight >= this.limits.maxInFlight) await this.queue();
     else this.inFlight++;
     try {
       return await task();
     } finally {
+      this.governor.record(performance.now() - start);
       const next = this.next();
       if (next) next.admit();
       else this.inFlight--;
@@ -68,6 +86,11 @@ export class Admission implements Pressure {
 
   /** The chance with which the HTTP server should refuse a new POST before parsing it; 0 unless refusing. */
   probability(now = performance.now()): number {
+    this.governor.noteArrival(); // the HTTP server asks once per request, before refusing or parsing it
+    return Math.max(this.decayedShed(now), this.governor.shedShare);
+  }
+
+  private decayedShed(now: number): number {
     if (this.shed === 0) return 0;
     this.shed *= 0.5 ** ((now - this.shedAt) / HALF_LIFE_MS);
     this.shedAt = now;
@@ -132,11 +155,14 @@ export class Admission implements Pressure {
     });
   }
 
-  private refuse(why: 'full' | 'timeout' | 'stale'): ServiceUnavailableError {
+  private refuse(why: 'full' | 'timeout' | 'stale' | 'rate'): ServiceUnavailableError {
     metrics.commandsRefused.inc({ reason: why });
-    const now = performance.now();
-    this.shed = Math.min(MAX_SHED, this.probability(now) + STEP);
-    this.shedAt = now;
+    // A refusal of the queue raises the early-refusal probability; the rate governor steers its own share.
+    if (why !== 'rate') {
+      const now = performance.now();
+      this.shed = Math.min(MAX_SHED, this.decayedShed(now) + STEP);
+      this.shedAt = now;
+    }
     return new ServiceUnavailableError('the service is at capacity; try again shortly', { server: 'command', retryAfterSeconds: 1 });
   }
 }

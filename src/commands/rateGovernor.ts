@@ -1,0 +1,185 @@
+import { metrics } from '../metrics.js';
+
+/**
+ * Holds the rate of admitted commands where their latency stays near the unloaded one.
+ *
+ * Why a rate and not only a concurrency limit: past its capacity the machine is the bottleneck (the
+ * service, Postgres, NATS and Redis share its cores), and a command's latency is made mostly of waiting
+ * for them. Fewer commands in flight do not make that machine less busy (at 2-3 ms a command, two in
+ * flight already reach the peak), so the admitted commands wait as long; only admitting fewer per second
+ * does. This is AIMD on the admitted rate, as TCP does on its window, with the latency as the signal
+ * (as Netflix's concurrency-limits and Envoy's adaptive concurrency do):
+ *
+ * - Each window (`windowMs`) with enough commands, the p90 of their latency (queue wait included) is
+ *   compared with `tolerance` × the baseline, the lowest window p90 of the last minute.
+ * - Over it, with the median past half of that too (a pause that slows a few commands is not an
+ *   overload): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
+ *   bites), and commands beyond it are refused (a token bucket holding half a second of the rate).
+ * - Under it, while the rate is in use: the rate grows by 5 % a window; once nothing was refused for two
+ *   seconds, the governor lets go (no rate at all).
+ * - While it governs, one window in every `probeEveryMs` admits a quarter of the rate, so the baseline is
+ *   measured again near no load: without it a long overload would make its own latency the baseline.
+ *
+ * Off (tolerance 0), it admits everything. It adds no timer: the window closes on the next command.
+ */
+export interface RateGovernorOptions {
+  /** How many times the baseline (the lowest window p90 of the last minute) a window's p90 may reach; 0 is off. */
+  tolerance: number;
+  windowMs?: number;
+  probeEveryMs?: number;
+  /** The lowest rate it ever sets, per second. */
+  minRate?: number;
+  now?: () => number;
+}
+
+const MIN_SAMPLES = 20;
+const BASELINE_WINDOWS_MS = 60_000;
+
+export class RateGovernor {
+  private readonly windowMs: number;
+  private readonly probeEveryMs: number;
+  private readonly minRate: number;
+  private readonly now: () => number;
+  /** Admitted per second while governing; Infinity when it is not. */
+  private rate = Infinity;
+  private tokens = 0;
+  private tokensAt = 0;
+  private windowStart: number;
+  private samples: number[] = [];
+  private admittedInWindow = 0;
+  private refusedInWindow = 0;
+  /** Requests the HTTP server saw this window, before its early refusal (0 when nothing reports them). */
+  private arrivals = 0;
+  private lastRefusalAt = -Infinity;
+  /** Window p90s of the last minute, with when they were taken. */
+  private p90s: { at: number; ms: number }[] = [];
+  /** The share of new requests the HTTP server lets through to be parsed while governing (1 - its refusal share). */
+  private pass = 1;
+  private probeUntil = -Infinity;
+  private nextProbeAt = Infinity;
+
+  constructor(private readonly options: RateGovernorOptions) {
+    this.windowMs = options.windowMs ?? 250;
+    this.probeEveryMs = options.probeEveryMs ?? 30_000;
+    this.minRate = options.minRate ?? 10;
+    this.now = options.now ?? (() => performance.now());
+    this.windowStart = this.now();
+  }
+
+  /** The rate it holds commands to, per second (Infinity when it does not). */
+  get limit(): number {
+    return this.rate;
+  }
+
+  /**
+   * The share of new requests the HTTP server should refuse before parsing them: while governing, what
+   * brings the commands that reach the admission to about 10 % over the rate (so that it still sees, and
+   * refuses, a few), instead of parsing every request only to refuse most of them.
+   */
+  get shedShare(): number {
+    return 1 - this.pass;
+  }
+
+  get baselineMs(): number | undefined {
+    return this.p90s.length ? Math.min(...this.p90s.map((m) => m.ms)) : undefined;
+  }
+
+  /** Whether a command may start now; false means refuse it. */
+  admit(): boolean {
+    const now = this.now();
+    this.roll(now);
+    if (this.rate === Infinity || this.options.tolerance <= 0) {
+      this.admittedInWindow++;
+      return true;
+    }
+    const rate = now < this.probeUntil ? this.rate / 4 : this.rate;
+    this.tokens = Math.min(Math.max(1, rate / 2), this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens--;
+      this.admittedInWindow++;
+      return true;
+    }
+    this.refusedInWindow++;
+    this.lastRefusalAt = now;
+    return false;
+  }
+
+  /** A request reached the HTTP server (counted before parsing, so the share it sheds can follow arrivals). */
+  noteArrival(): void {
+    this.arrivals++;
+  }
+
+  /** A command admitted by `admit` finished after `ms` (queue wait included). */
+  record(ms: number): void {
+    if (this.options.tolerance > 0) this.samples.push(ms);
+  }
+
+  private roll(now: number): void {
+    // A window closes after windowMs with enough commands to judge, or after four times that regardless.
+    const elapsedMs = now - this.windowStart;
+    if (elapsedMs < this.windowMs || (this.samples.length < MIN_SAMPLES && elapsedMs < 4 * this.windowMs)) return;
+    const probing = this.windowStart < this.probeUntil;
+    this.adjust(now, elapsedMs, probing);
+    metrics.commandRateLimit.set(this.rate === Infinity ? 0 : Math.round(this.rate));
+    this.windowStart = now;
+    this.samples = [];
+    this.admittedInWindow = 0;
+    this.refusedInWindow = 0;
+    this.arrivals = 0;
+  }
+
+  private adjust(now: number, elapsedMs: number, probing: boolean): void {
+    if (this.options.tolerance <= 0) return;
+    const admittedPerSecond = (this.admittedInWindow * 1000) / elapsedMs;
+    // What arrives: counted at the HTTP server before its early refusal where it reports it; else what
+    // reached the admission, scaled back by the share let through.
+    const reached = ((this.admittedInWindow + this.refusedInWindow) * 1000) / elapsedMs;
+    const arrivingPerSecond = this.arrivals > 0 ? (this.arrivals * 1000) / elapsedMs : reached / this.pass;
+    this.steerShedding(arrivingPerSecond, probing);
+    if (this.samples.length >= MIN_SAMPLES) {
+      const sorted = this.samples.sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      const p90 = sorted[Math.floor(sorted.length * 0.9)]!;
+      this.p90s = this.p90s.filter((m) => now - m.at < BASELINE_WINDOWS_MS);
+      this.p90s.push({ at: now, ms: p90 });
+      if (probing) return; // a probe window only measures the baseline
+      const baseline = this.baselineMs!;
+      const governing = this.rate !== Infinity;
+      // Over: the tail past the tolerance and the median past half of it, so that a pause (a garbage
+      // collection) that slows a few commands of a window is not taken for an overload.
+      if (p90 > this.options.tolerance * baseline && median >= (this.options.tolerance / 2) * baseline) {
+        // Starting: 85 % of what got through. Governing: 85 % of the rate, until the cut bites.
+        this.rate = Math.max(this.minRate, (governing ? this.rate : admittedPerSecond) * 0.85);
+        this.tokens = Math.min(this.tokens, this.rate / 2);
+        this.tokensAt = now;
+        if (!governing) {
+          this.nextProbeAt = now + this.probeEveryMs;
+          this.steerShedding(arrivingPerSecond, false); // at once, not a window later
+        }
+        this.lastRefusalAt = now;
+        return;
+      }
+    }
+    if (this.rate === Infinity) return;
+    // Latency is fine: raise a rate that is in use (what was admitted is near it, or some were refused).
+    if (this.refusedInWindow > 0 || admittedPerSecond >= 0.75 * this.rate) this.rate *= 1.05;
+    if (now - this.lastRefusalAt > 2000) {
+      this.rate = Infinity; // the load is gone: let go
+      this.pass = 1;
+      this.nextProbeAt = Infinity;
+      return;
+    }
+    if (now >= this.nextProbeAt) {
+      this.probeUntil = now + this.windowMs * 2;
+      this.nextProbeAt = now + this.probeEveryMs;
+    }
+  }
+
+  /** Lets through to parsing about 1.1 × the rate of what arrives. */
+  private steerShedding(arrivingPerSecond: number, probing: boolean): void {
+    if (this.rate === Infinity) return;
+    const target = 1.1 * (probing ? this.rate / 4 : this.rate);
+    this.pass = Math.min(1, Math.max(0.02, target / Math.max(1, arrivingPerSecond)));
+  }
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { RateGovernor } from '../../src/commands/rateGovernor.js';
+
+/** A governor on a clock the test moves, and a way to offer it commands at a rate with a given latency. */
+function governed(options: { tolerance?: number; probeEveryMs?: number } = {}) {
+  let now = 0;
+  const governor = new RateGovernor({ tolerance: options.tolerance ?? 3, windowMs: 250, probeEveryMs: options.probeEveryMs, now: () => now });
+  const recent: number[] = [];
+  /**
+   * Offers `perSecond` commands for `ms`, each taking `latencyMs`, or what it says for the rate admitted
+   * over the last 250 ms (a machine that slows with load); returns how many were admitted and refused.
+   */
+  const offer = (perSecond: number, ms: number, latencyMs: number | ((admittedPerSecond: number) => number)) => {
+    let admitted = 0;
+    let refused = 0;
+    const end = now + ms;
+    for (; now < end; now += 1000 / perSecond) {
+      if (governor.admit()) {
+        admitted++;
+        recent.push(now);
+        while (recent[0]! < now - 250) recent.shift();
+        governor.record(typeof latencyMs === 'number' ? latencyMs : latencyMs(recent.length * 4));
+      } else refused++;
+    }
+    return { admitted, refused };
+  };
+  return { governor, offer };
+}
+
+describe('the rate governor of the command admission', () => {
+  it('admits everything while latency stays near its baseline, however high the rate', () => {
+    const { governor, offer } = governed();
+    expect(offer(200, 5_000, 3)).toEqual({ admitted: 1000, refused: 0 });
+    expect(offer(2_000, 5_000, 5)).toEqual({ admitted: 10_000, refused: 0 });
+    expect(governor.limit).toBe(Infinity);
+    expect(governor.baselineMs).toBe(3);
+  });
+
+  it('ignores a pause that slows a few commands, and acts on a slowdown of most of them', () => {
+    const { governor, offer } = governed();
+    offer(200, 2_000, 3);
+    let n = 0;
+    offer(200, 2_000, () => (n++ % 7 === 0 ? 40 : 3)); // one in seven slow: the tail, not the median
+    expect(governor.limit).toBe(Infinity);
+    offer(200, 750, 40); // all of them slow: an overload
+    expect(governor.limit).toBeLessThan(200);
+  });
+
+  it('holds the admitted rate below what made latency climb, and refuses the rest', () => {
+    const { governor, offer } = governed();
+    offer(200, 2_000, 3);
+    // Past its capacity, latency climbs: the governor cuts to 85 % of what it admitted.
+    offer(1_000, 750, 30);
+    const limit = governor.limit;
+    expect(limit).toBeLessThanOrEqual(850);
+    const { admitted, refused } = offer(1_000, 1_000, 30);
+    expect(refused).toBeGreaterThan(0);
+    expect(admitted).toBeLessThan(1_000);
+    // Still too slow: it keeps cutting, never below its floor.
+    offer(1_000, 10_000, 30);
+    expect(governor.limit).toBeLessThan(limit);
+    expect(governor.limit).toBeGreaterThanOrEqual(10);
+  });
+
+  it('raises the rate again while latency is back near the baseline, and lets go once the load is gone', () => {
+    const { governor, offer } = governed();
+    offer(200, 2_000, 3);
+    offer(1_000, 1_000, 30);
+    const held = governor.limit;
+    offer(1_000, 2_000, 4); // fast again at the held rate: it probes upwards
+    expect(governor.limit).toBeGreaterThan(held);
+    offer(50, 5_000, 3); // the overload is over
+    expect(governor.limit).toBe(Infinity);
+    expect(offer(500, 1_000, 3).refused).toBe(0);
+  });
+
+  it('settles where latency meets the tolerance, and measures the baseline again during a long overload', () => {
+    const { governor, offer } = governed({ probeEveryMs: 10_000 });
+    // A machine that takes 3 ms a command up to 150 a second, and 1 ms more for every 60 a second past it.
+    const machine = (admittedPerSecond: number) => 3 + Math.max(0, (admittedPerSecond - 150) / 60);
+    offer(200, 2_000, machine);
+    offer(1_000, 10_000, machine);
+    // Two minutes of it: without the probes every window of the last minute would be near the held rate,
+    // its median (7 ms and more) would become the baseline, and within a minute everything would be
+    // admitted again (seen with probes off: 1,000 a second admitted, baseline 7-11 ms).
+    let admitted = 0;
+    for (let i = 0; i < 120; i++) admitted += offer(1_000, 1_000, machine).admitted;
+    expect(governor.baselineMs).toBe(3);
+    // 3 × 3 ms is reached at 510 a second: it holds below that, and admits far more than its floor.
+    expect(admitted / 120).toBeGreaterThan(300);
+    expect(admitted / 120).toBeLessThan(560);
+  });
+
+  it('is off at tolerance 0', () => {
+    const { governor, offer } = governed({ tolerance: 0 });
+    offer(200, 1_000, 3);
+    expect(offer(1_000, 2_000, 300)).toEqual({ admitted: 2_000, refused: 0 });
+    expect(governor.limit).toBe(Infinity);
+  });
+});
