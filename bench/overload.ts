@@ -31,7 +31,10 @@ interface Answer {
 async function main() {
   const env = await BenchEnv.create();
   const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_') || key === 'NODE_OPTIONS') as [string, string][]);
-  Object.defineProperty(env, 'serviceEnv', { value: { ...env.serviceEnv, ...passThrough } });
+  // As deployed: the service's own default for the rate governor (the other scenarios turn it off), or
+  // what COMMAND_LATENCY_TOLERANCE says.
+  const { COMMAND_LATENCY_TOLERANCE: _off, ...deployed } = env.serviceEnv;
+  Object.defineProperty(env, 'serviceEnv', { value: { ...deployed, ...passThrough } });
   try {
     // The peak is the service's capacity: measured on a process of its own with the rate governor off
     // (with it on, a closed loop would measure the rate the governor holds, not what the machine can do).
@@ -39,6 +42,7 @@ async function main() {
     const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     let url = service.url;
+    const trace: { due: number; assigned?: number; connected?: number; written?: number }[] = [];
     const send = (i: number, intendedAt: number) =>
       new Promise<Answer>((resolve) => {
         const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
@@ -57,6 +61,14 @@ async function main() {
             }
           });
         });
+        if (process.env.OVERLOAD_TRACE) {
+          request.on('socket', (socket) => {
+            const assigned = performance.now() - intendedAt;
+            if (socket.connecting) socket.once('connect', () => trace.push({ due: intendedAt, assigned, connected: performance.now() - intendedAt }));
+            else trace.push({ due: intendedAt, assigned, connected: -1 });
+          });
+          request.on('finish', () => trace.push({ due: intendedAt, written: performance.now() - intendedAt }));
+        }
         request.on('error', (error) => resolve({ latencyMs: performance.now() - intendedAt, kind: 'error', code: error.message, status: 0, retryAfter: null }));
         request.end(body);
       });
@@ -64,7 +76,6 @@ async function main() {
     /** Open loop: request i is due at start + i/rate, and its latency counts from then. */
     const openLoop = async (rate: number, duration: number) => {
       const answers: Promise<Answer>[] = [];
-      const start = performance.now();
       const count = Math.round(rate * duration);
       const rss: number[] = [];
       // What the load generator (this process) and the service each used, so a saturated generator shows.
@@ -75,6 +86,9 @@ async function main() {
       const generatorDelay = monitorEventLoopDelay({ resolution: 5 });
       generatorDelay.enable();
       const sampler = setInterval(() => void readFile(`/proc/${service.pid}/status`, 'utf8').then((s) => rss.push(Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)), 1000);
+      // The schedule starts now, after the readings above: a request due while they ran would be sent
+      // late by the generator itself and counted as the service's latency.
+      const start = performance.now();
       for (let i = 0; i < count; ) {
         while (i < count && start + (i * 1000) / rate <= performance.now()) {
           const dueMs = (i * 1000) / rate;
@@ -126,6 +140,12 @@ async function main() {
           const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
           return `${second}s: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')} ms, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')} ms`;
         }),
+        // The onset at a finer grain: the first two seconds by tenth of a second.
+        onset: Array.from({ length: 20 }, (_, tenth) => {
+          const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / 100) === tenth);
+          const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
+          return `${tenth * 100}ms: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')}, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')}`;
+        }),
         cpu,
         service: service_,
         rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
@@ -151,6 +171,14 @@ async function main() {
     await sleep(3000);
     const overload = await openLoop(peak * 2, seconds);
     console.log('overload', JSON.stringify(overload));
+    if (process.env.OVERLOAD_TRACE) {
+      const first = Math.min(...trace.filter((t) => t.assigned !== undefined).slice(-overload.sent).map((t) => t.due));
+      for (let tenth = 0; tenth < 10; tenth++) {
+        const slice = trace.filter((t) => t.due >= first + tenth * 100 && t.due < first + (tenth + 1) * 100);
+        const p = (xs: number[]) => Math.round(percentiles(xs).p99 ?? 0);
+        console.log(`trace ${tenth * 100}ms: new sockets ${slice.filter((t) => (t.connected ?? -1) >= 0).length}, assigned p99 ${p(slice.filter((t) => t.assigned !== undefined).map((t) => t.assigned!))}, connected p99 ${p(slice.filter((t) => (t.connected ?? -1) >= 0).map((t) => t.connected!))}, written p99 ${p(slice.filter((t) => t.written !== undefined).map((t) => t.written!))}`);
+      }
+    }
     const verdict = {
       admittedP99WithinTwiceUnloaded: overload.admitted.p99 <= 2 * unloaded.admitted.p99,
       refusalsCarryRetryAfter: overload.refused.count === overload.refused.withRetryAfter,

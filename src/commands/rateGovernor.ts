@@ -15,7 +15,7 @@ import { metrics } from '../metrics.js';
  * - Over it, with the median past half of that too (a pause that slows a few commands is not an
  *   overload): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
  *   bites), and commands beyond it are refused (a token bucket holding half a second of the rate).
- * - Under it, while the rate is in use: the rate grows by 5 % a window; once nothing was refused for two
+ * - Under it, while the rate is in use: the rate grows by 3 % a window; once nothing was refused for two
  *   seconds, the governor lets go (no rate at all).
  * - While it governs, one window in every `probeEveryMs` admits a quarter of the rate, so the baseline is
  *   measured again near no load: without it a long overload would make its own latency the baseline.
@@ -116,9 +116,13 @@ export class RateGovernor {
   }
 
   private roll(now: number): void {
-    // A window closes after windowMs with enough commands to judge, or after four times that regardless.
+    // A window closes after windowMs with enough commands to judge, or after four times that regardless;
+    // while not governing, as soon as it holds enough (an overload's onset is judged within tens of
+    // milliseconds at the rates that make one, not a quarter of a second later: every command admitted
+    // before it brings work to the relay and the projectors that what arrives next waits behind).
     const elapsedMs = now - this.windowStart;
-    if (elapsedMs < this.windowMs || (this.samples.length < MIN_SAMPLES && elapsedMs < 4 * this.windowMs)) return;
+    const onset = this.rate === Infinity && this.samples.length >= MIN_SAMPLES && elapsedMs >= this.windowMs / 10;
+    if (!onset && (elapsedMs < this.windowMs || (this.samples.length < MIN_SAMPLES && elapsedMs < 4 * this.windowMs))) return;
     const probing = this.windowStart < this.probeUntil;
     this.adjust(now, elapsedMs, probing);
     metrics.commandRateLimit.set(this.rate === Infinity ? 0 : Math.round(this.rate));
@@ -153,17 +157,17 @@ export class RateGovernor {
         this.rate = Math.max(this.minRate, (governing ? this.rate : admittedPerSecond) * 0.85);
         this.tokens = Math.min(this.tokens, this.rate / 2);
         this.tokensAt = now;
-        if (!governing) {
-          this.nextProbeAt = now + this.probeEveryMs;
-          this.steerShedding(arrivingPerSecond, false); // at once, not a window later
-        }
+        if (!governing) this.nextProbeAt = now + this.probeEveryMs;
+        // At once, not a window later, and by as much again as the latency is over: the requests already
+        // read wait behind the excess, which only refusing more of what comes next drains.
+        this.steerShedding(arrivingPerSecond, false, (this.options.tolerance * baseline) / p90);
         this.lastRefusalAt = now;
         return;
       }
     }
     if (this.rate === Infinity) return;
     // Latency is fine: raise a rate that is in use (what was admitted is near it, or some were refused).
-    if (this.refusedInWindow > 0 || admittedPerSecond >= 0.75 * this.rate) this.rate *= 1.05;
+    if (this.refusedInWindow > 0 || admittedPerSecond >= 0.75 * this.rate) this.rate *= 1.03;
     if (now - this.lastRefusalAt > 2000) {
       this.rate = Infinity; // the load is gone: let go
       this.pass = 1;
@@ -176,10 +180,10 @@ export class RateGovernor {
     }
   }
 
-  /** Lets through to parsing about 1.1 × the rate of what arrives. */
-  private steerShedding(arrivingPerSecond: number, probing: boolean): void {
+  /** Lets through to parsing about 1.1 × the rate of what arrives (times `brake`, at most 1). */
+  private steerShedding(arrivingPerSecond: number, probing: boolean, brake = 1): void {
     if (this.rate === Infinity) return;
     const target = 1.1 * (probing ? this.rate / 4 : this.rate);
-    this.pass = Math.min(1, Math.max(0.02, target / Math.max(1, arrivingPerSecond)));
+    this.pass = Math.min(1, Math.max(0.02, (target / Math.max(1, arrivingPerSecond)) * Math.min(1, brake)));
   }
 }

@@ -46,6 +46,14 @@ describe('the rate governor of the command admission', () => {
     expect(governor.limit).toBeLessThan(200);
   });
 
+  it('judges the onset of an overload within tens of milliseconds, not a window later', () => {
+    const { governor, offer } = governed();
+    offer(200, 2_000, 3);
+    offer(2_000, 40, 40); // 40 ms of an overload: enough commands to judge
+    expect(governor.limit).toBeLessThan(2_000);
+    expect(governor.shedShare).toBeGreaterThan(0.5); // and most of what comes next is refused before parsing
+  });
+
   it('holds the admitted rate below what made latency climb, and refuses the rest', () => {
     const { governor, offer } = governed();
     offer(200, 2_000, 3);
