@@ -60,7 +60,8 @@ export class Admission implements Pressure {
   private readonly governor: RateGovernor;
 
   constructor(private readonly limits: AdmissionLimits) {
-    this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0 });
+    // The governor starts only once half the slots were busy at once: an overload of this process.
+    this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: Math.max(2, Math.floor(limits.maxInFlight / 2)) });
   }
 
   /** The admitted-rate limit the governor holds now, per second (Infinity when it does not hold one). */
@@ -69,7 +70,7 @@ export class Admission implements Pressure {
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (!this.governor.admit()) throw this.refuse('rate');
+    if (!this.governor.admit(this.inFlight + this.waiting.length + 1)) throw this.refuse('rate');
     const start = performance.now();
     // A finishing command hands its slot straight to a waiter, so none can jump the queue.
     if (this.inFlight >= this.limits.maxInFlight) await this.queue();

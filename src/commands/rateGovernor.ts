@@ -13,7 +13,8 @@ import { metrics } from '../metrics.js';
  * - Each window (`windowMs`) with enough commands, the p90 of their latency (queue wait included) is
  *   compared with `tolerance` × the baseline, the lowest window p90 of the last minute.
  * - Over it, with the median past half of that too (a pause that slows a few commands is not an
- *   overload): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
+ *   overload) and, to start, as many commands at once as `minConcurrency` (few slow commands are slow
+ *   for another reason, which refusing would not cure): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
  *   bites), and commands beyond it are refused (a token bucket holding half a second of the rate).
  * - Under it, while the rate is in use: the rate grows by 3 % a window; once nothing was refused for two
  *   seconds, the governor lets go (no rate at all).
@@ -29,6 +30,12 @@ export interface RateGovernorOptions {
   probeEveryMs?: number;
   /** The lowest rate it ever sets, per second. */
   minRate?: number;
+  /**
+   * Commands in the process at once (running and queued) that a window must have reached for the governor
+   * to start: slow commands with few of them at once are slow for another reason (a busy database, a
+   * neighbour on the machine) that refusing would not cure. 0: no such condition.
+   */
+  minConcurrency?: number;
   now?: () => number;
 }
 
@@ -48,6 +55,8 @@ export class RateGovernor {
   private samples: number[] = [];
   private admittedInWindow = 0;
   private refusedInWindow = 0;
+  /** The most commands in the process at once this window, as `admit` was told. */
+  private peakConcurrency = 0;
   /** Requests the HTTP server saw this window, before its early refusal (0 when nothing reports them). */
   private arrivals = 0;
   private lastRefusalAt = -Infinity;
@@ -84,10 +93,11 @@ export class RateGovernor {
     return this.p90s.length ? Math.min(...this.p90s.map((m) => m.ms)) : undefined;
   }
 
-  /** Whether a command may start now; false means refuse it. */
-  admit(): boolean {
+  /** Whether a command may start now, with `concurrency` others in the process; false means refuse it. */
+  admit(concurrency = 0): boolean {
     const now = this.now();
     this.roll(now);
+    if (concurrency > this.peakConcurrency) this.peakConcurrency = concurrency;
     if (this.rate === Infinity || this.options.tolerance <= 0) {
       this.admittedInWindow++;
       return true;
@@ -131,6 +141,7 @@ export class RateGovernor {
     this.admittedInWindow = 0;
     this.refusedInWindow = 0;
     this.arrivals = 0;
+    this.peakConcurrency = 0;
   }
 
   private adjust(now: number, elapsedMs: number, probing: boolean): void {
@@ -152,7 +163,8 @@ export class RateGovernor {
       const governing = this.rate !== Infinity;
       // Over: the tail past the tolerance and the median past half of it, so that a pause (a garbage
       // collection) that slows a few commands of a window is not taken for an overload.
-      if (p90 > this.options.tolerance * baseline && median >= (this.options.tolerance / 2) * baseline) {
+      const crowded = governing || this.peakConcurrency >= (this.options.minConcurrency ?? 0);
+      if (crowded && p90 > this.options.tolerance * baseline && median >= (this.options.tolerance / 2) * baseline) {
         // Starting: 85 % of what got through. Governing: 85 % of the rate, until the cut bites.
         this.rate = Math.max(this.minRate, (governing ? this.rate : admittedPerSecond) * 0.85);
         this.tokens = Math.min(this.tokens, this.rate / 2);

@@ -54,6 +54,19 @@ describe('the rate governor of the command admission', () => {
     expect(governor.shedShare).toBeGreaterThan(0.5); // and most of what comes next is refused before parsing
   });
 
+  it('does not start for slow commands that are few at once: they are slow for another reason', () => {
+    let now = 0;
+    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, minConcurrency: 8, now: () => now });
+    const offer = (perSecond: number, ms: number, latencyMs: number, concurrency: number) => {
+      for (const end = now + ms; now < end; now += 1000 / perSecond) if (governor.admit(concurrency)) governor.record(latencyMs);
+    };
+    offer(200, 2_000, 3, 1);
+    offer(200, 2_000, 40, 3); // a slow database: ten times slower, three at once
+    expect(governor.limit).toBe(Infinity);
+    offer(1_000, 750, 40, 16); // ten times slower with every slot busy: an overload of this process
+    expect(governor.limit).toBeLessThan(1_000);
+  });
+
   it('holds the admitted rate below what made latency climb, and refuses the rest', () => {
     const { governor, offer } = governed();
     offer(200, 2_000, 3);
