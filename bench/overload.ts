@@ -39,7 +39,10 @@ async function main() {
     // The peak is the service's capacity: measured on a process of its own with the rate governor off
     // (with it on, a closed loop would measure the rate the governor holds, not what the machine can do).
     let service = await env.startService([], { COMMAND_LATENCY_TOLERANCE: '0' });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
+    // An idle socket is dropped after 4 s, before the server's keep-alive timeout (5 s) closes it: else a
+    // request sent on it as the server closes it fails with ECONNRESET (seen: 6 in 30,000 once the
+    // responses got faster and more of the 256 sockets sat idle), an error of this client, not the service.
+    const agent = new http.Agent({ keepAlive: true, timeout: 4_000, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     let url = service.url;
     const trace: { due: number; assigned?: number; connected?: number; written?: number }[] = [];

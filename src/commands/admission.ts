@@ -60,8 +60,8 @@ export class Admission implements Pressure {
   private readonly governor: RateGovernor;
 
   constructor(private readonly limits: AdmissionLimits) {
-    // The governor starts only once half the slots were busy at once: an overload of this process.
-    this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: Math.max(2, Math.floor(limits.maxInFlight / 2)) });
+    // The governor starts only once every slot was busy at once: an overload of this process.
+    this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: limits.maxInFlight });
   }
 
   /** The admitted-rate limit the governor holds now, per second (Infinity when it does not hold one). */
