@@ -5,6 +5,7 @@ import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projecti
 import { canSee } from '../readModels/orderDetails/queries.js';
 import { toProjected } from '../readModels/projection.js';
 import { routerOf } from './noticeRouter.js';
+import { markShared } from './sharedPayloads.js';
 import { traced } from '../telemetry/hooks.js';
 import { wakeUps } from './wakeUps.js';
 
@@ -31,6 +32,25 @@ export interface OrderUpdatesDeps {
 export const REPLAY_PAGE = 200;
 
 const finalStatuses: ReadonlySet<OrderDoc['status']> = new Set(['DELIVERED', 'CANCELLED']);
+
+/** The newest update made of each announced document, for the next subscriber that pushes it too. */
+const announcedUpdates = new WeakMap<VersionedDoc<OrderDoc>, OrderUpdate>();
+
+/**
+ * The update of a change notice's document, one object for every subscriber of the order that pushes it
+ * in the same millisecond after the same version: each of them would have made an update equal to it
+ * (the same document, event type and previous version, and a deliveredAt equal to the millisecond,
+ * which is all a message shows of it), so it is marked shared and executed once for all of them
+ * (server/subscriptionExecution.ts). Only ever given to subscribers that may see the order.
+ */
+function announcedUpdate(doc: VersionedDoc<OrderDoc>, eventType: string, previousVersion: number | null): OrderUpdate {
+  const now = Date.now();
+  const last = announcedUpdates.get(doc);
+  if (last && last.deliveredAt.getTime() === now && last.eventType === eventType && last.previousVersion === previousVersion) return last;
+  const update = markShared({ doc, eventType, previousVersion, deliveredAt: new Date(now) });
+  announcedUpdates.set(doc, update);
+  return update;
+}
 
 /**
  * Every version of an order's document past `after`, up to the read store's `upTo`, rebuilt from its
@@ -95,13 +115,14 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
     const track = (id: string) => sent.get(id) ?? sent.set(id, { last: watch.sinceVersion ?? null, first: true }).get(id)!;
     let finished = false;
 
-    const emit = async (id: string, doc: VersionedDoc<OrderDoc>, eventType: string) => {
+    /** `announced`: the document a change notice carried, the same object for every subscriber. */
+    const emit = async (id: string, doc: VersionedDoc<OrderDoc>, eventType: string, announced = false) => {
       const order = track(id);
       // A resumed subscription's first message follows the version the client said it has.
       const previousVersion = order.first ? (watch.sinceVersion ?? null) : order.last;
       order.first = false;
       order.last = doc.version;
-      await push({ doc, eventType, previousVersion, deliveredAt: new Date() });
+      await push(announced ? announcedUpdate(doc, eventType, previousVersion) : { doc, eventType, previousVersion, deliveredAt: new Date() });
       if (watch.completeOnFinal && finalStatuses.has(doc.data.status)) finished = true;
     };
 
@@ -122,7 +143,7 @@ function watchOrders(deps: OrderUpdatesDeps, caller: Caller, watch: Watch): Asyn
         if (watch.completeOnFinal && finalStatuses.has(doc.data.status)) finished = true;
         return;
       }
-      if (next && doc.version === next.version) return emit(id, doc, next.eventType);
+      if (next && doc.version === next.version) return emit(id, doc, next.eventType, next.doc === doc);
       for await (const step of replay(deps.history, id, last, doc)) {
         if (stopped) return;
         await emit(id, step.doc, step.eventType);
