@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface SpawnedServer {
   url: string;
   pid: number;
-  /** Resolves on the server's next JSON log line with this `msg`. */
-  nextLog(message: string, timeoutMs?: number): Promise<void>;
+  /** Resolves, with the line, on the server's next JSON log line with this `msg`. */
+  nextLog(message: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
   });
   // Kept short, for the error message; the pipes are always read, or a chatty server would block on them.
   const tail: string[] = [];
-  const awaited = new Map<string, () => void>();
+  const awaited = new Map<string, (line: Record<string, unknown>) => void>();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const logged = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${entry} did not start within 60 s:\n${tail.join('\n')}`)), 60_000);
@@ -57,13 +57,13 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
       // BENCH_SERVER_LOG=<file> keeps every line the servers print (their logs, --trace-gc), for a probe.
       if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, `${line}\n`);
       if (tail.length > 40) tail.shift();
-      let logged: { msg?: string; url?: string };
+      let logged: { msg?: string; url?: string } & Record<string, unknown>;
       try {
         logged = JSON.parse(line) as typeof logged;
       } catch {
         return; // not a log line: a warning or a stack trace, kept in the tail above
       }
-      if (logged.msg) awaited.get(logged.msg)?.();
+      if (logged.msg) awaited.get(logged.msg)?.(logged);
       if (logged.msg === readyMessage && logged.url) {
         clearTimeout(timer);
         resolve(logged.url.replace(/\/graphql$/, ''));
@@ -88,7 +88,7 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
     nextLog(message, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${entry} logged no "${message}" within ${timeoutMs / 1000} s`)), timeoutMs);
-        awaited.set(message, () => (awaited.delete(message), clearTimeout(timer), resolve()));
+        awaited.set(message, (line) => (awaited.delete(message), clearTimeout(timer), resolve(line)));
       });
     },
     async stop() {
@@ -101,25 +101,38 @@ export async function spawnServer(entry: string, env: Record<string, string>, re
   };
 }
 
-/** Node flags that let `collectedResidentBytes` ask the server for a full collection first. */
+/** Node flags that let `collectedMemory` ask the server for a full collection first. */
 export const gcOnSignal = ['--expose-gc', '--import', './bench/lib/gcOnSignal.mjs'];
 
+/** A server's memory in bytes right after a full collection. */
+export interface CollectedMemory {
+  /** Resident set (VmRSS) once it stopped moving: what the process holds of the machine's memory. */
+  rss: number;
+  /**
+   * What is live: the V8 heap in use plus memory outside it that JavaScript objects own (Buffers,
+   * ArrayBuffers), from `process.memoryUsage()`. Unlike RSS, it does not depend on how many pages the
+   * heap and malloc kept from earlier garbage, so two readings compare the objects alone.
+   */
+  live: number;
+}
+
 /**
- * Resident memory in bytes of a server started with `gcOnSignal`, after a full collection it confirmed.
- * Freed pages go back to the system in the background, so RSS is read until it stops moving.
+ * The memory of a server started with `gcOnSignal`, after a full collection it confirmed. Freed pages
+ * go back to the system in the background, so RSS is read until it stops moving.
  */
-export async function collectedResidentBytes(server: SpawnedServer): Promise<number> {
+export async function collectedMemory(server: SpawnedServer): Promise<CollectedMemory> {
   const collected = server.nextLog('collected');
   process.kill(server.pid, 'SIGUSR2');
-  await collected;
+  const { heapUsed, external } = await collected;
+  const live = Number(heapUsed) + Number(external);
   let previous = await residentBytes(server.pid);
   for (let attempt = 0; attempt < 50; attempt++) {
     await sleep(100);
     const now = await residentBytes(server.pid);
-    if (Math.abs(now - previous) < 64 * 1024) return now;
+    if (Math.abs(now - previous) < 64 * 1024) return { rss: now, live };
     previous = now;
   }
-  return previous;
+  return { rss: previous, live };
 }
 
 /** Resident memory of a process in bytes, from /proc (Linux only, like this benchmark). */

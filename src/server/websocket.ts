@@ -40,6 +40,9 @@ export function serveWebSocket(server: Server, yoga: Yoga, options: AppOptions, 
           return false;
         }
         Object.assign(ctx.extra, { identity, callerKey: key });
+        // What the upgrade request said is now in the identity and the caller key: let go of the request
+        // (its headers, about 1.3 KiB) rather than keep it for as long as the connection is open.
+        (ctx.extra as { request?: unknown }).request = undefined;
         return true;
       },
       onClose: (ctx) => {
@@ -64,7 +67,6 @@ export function serveWebSocket(server: Server, yoga: Yoga, options: AppOptions, 
 
           const enveloped = yoga.getEnveloped({
             ...ctx,
-            req: ctx.extra.request,
             socket: ctx.extra.socket,
             params,
             connectionParams: ctx.connectionParams ?? {},

@@ -11,6 +11,7 @@ import { inputGuardPlugin } from '../security/inputs.js';
 import { admit, type RateLimiter } from '../security/rateLimit.js';
 import { trustedDocumentsPlugins } from '../security/trustedDocuments.js';
 import { traced } from '../telemetry/hooks.js';
+import { subscriptionExecution } from './subscriptionExecution.js';
 import type { AppOptions, ServerContext } from './context.js';
 import type { Identities } from './identity.js';
 
@@ -50,6 +51,7 @@ export function createYogaApp(options: AppOptions, identities: Identities, limit
       bodyLimitPlugin(security.maxBodyBytes),
       rateLimitPlugin(identities, limiter),
       bodylessPlugin,
+      subscriptionExecution(),
       traced.yogaPlugin(),
     ],
     // Whatever the plugin above did not see (errors raised while reading the request) ends here.

@@ -43,4 +43,8 @@ export const traced = {
   message<R>(notice: ChangeNotice, send: () => Promise<R>): Promise<R> {
     return installed && notice.traceparent ? installed.message(notice, send) : send();
   },
+  /** Whether `message` makes a span for this notice: tracing is on and the notice carries a trace. */
+  spans(notice: ChangeNotice): boolean {
+    return installed !== null && notice.traceparent !== undefined;
+  },
 };

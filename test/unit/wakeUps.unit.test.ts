@@ -58,6 +58,20 @@ describe('wake-ups of a subscriber', () => {
     expect(await pending).toEqual({ value: undefined, done: true });
   });
 
+  it('wakes a subscriber already waiting when a change comes', async () => {
+    const feed = source();
+    feed.join();
+    const wakes = wakeUps(feed.watch, stopper().stopped);
+    await wakes.next();
+    let woken = false;
+    const waiting = wakes.next().then((result) => ((woken = true), result));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(woken).toBe(false);
+    feed.change();
+    expect(await waiting).toEqual({ value: undefined, done: false });
+    await wakes.return();
+  });
+
   it('releases a subscriber waiting for a change when stopped, and unwatches', async () => {
     const feed = source();
     feed.join();
