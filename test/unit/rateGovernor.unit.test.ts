@@ -2,20 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { RateGovernor } from '../../src/commands/rateGovernor.js';
 
 /** A governor on a clock the test moves, and a way to offer it commands at a rate with a given latency. */
-function governed(options: { tolerance?: number; probeEveryMs?: number } = {}) {
+function governed(options: { tolerance?: number; probeEveryMs?: number; minConcurrency?: number } = {}) {
   let now = 0;
-  const governor = new RateGovernor({ tolerance: options.tolerance ?? 3, windowMs: 250, probeEveryMs: options.probeEveryMs, now: () => now });
+  const governor = new RateGovernor({ tolerance: options.tolerance ?? 3, windowMs: 250, probeEveryMs: options.probeEveryMs, minConcurrency: options.minConcurrency, now: () => now });
   const recent: number[] = [];
   /**
    * Offers `perSecond` commands for `ms`, each taking `latencyMs`, or what it says for the rate admitted
    * over the last 250 ms (a machine that slows with load); returns how many were admitted and refused.
    */
-  const offer = (perSecond: number, ms: number, latencyMs: number | ((admittedPerSecond: number) => number)) => {
+  const offer = (perSecond: number, ms: number, latencyMs: number | ((admittedPerSecond: number) => number), concurrency = 0) => {
     let admitted = 0;
     let refused = 0;
     const end = now + ms;
     for (; now < end; now += 1000 / perSecond) {
-      if (governor.admit()) {
+      if (governor.admit(concurrency)) {
         admitted++;
         recent.push(now);
         while (recent[0]! < now - 250) recent.shift();
@@ -55,11 +55,7 @@ describe('the rate governor of the command admission', () => {
   });
 
   it('does not start for slow commands that are few at once: they are slow for another reason', () => {
-    let now = 0;
-    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, minConcurrency: 8, now: () => now });
-    const offer = (perSecond: number, ms: number, latencyMs: number, concurrency: number) => {
-      for (const end = now + ms; now < end; now += 1000 / perSecond) if (governor.admit(concurrency)) governor.record(latencyMs);
-    };
+    const { governor, offer } = governed({ minConcurrency: 8 });
     offer(200, 2_000, 3, 1);
     offer(200, 2_000, 40, 3); // a slow database: ten times slower, three at once
     expect(governor.limit).toBe(Infinity);
