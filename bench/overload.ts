@@ -30,7 +30,7 @@ interface Answer {
 
 async function main() {
   const env = await BenchEnv.create();
-  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_') || key === 'NODE_OPTIONS') as [string, string][]);
+  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_') || key.startsWith('RECONCILE_')) as [string, string][]);
   // As deployed: the service's own default for the rate governor (the other scenarios turn it off), or
   // what COMMAND_LATENCY_TOLERANCE says.
   const { COMMAND_LATENCY_TOLERANCE: _off, ...deployed } = env.serviceEnv;
@@ -45,7 +45,6 @@ async function main() {
     const agent = new http.Agent({ keepAlive: true, timeout: 4_000, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     let url = service.url;
-    const trace: { due: number; assigned?: number; connected?: number; written?: number }[] = [];
     const send = (i: number, intendedAt: number) =>
       new Promise<Answer>((resolve) => {
         const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
@@ -64,14 +63,6 @@ async function main() {
             }
           });
         });
-        if (process.env.OVERLOAD_TRACE) {
-          request.on('socket', (socket) => {
-            const assigned = performance.now() - intendedAt;
-            if (socket.connecting) socket.once('connect', () => trace.push({ due: intendedAt, assigned, connected: performance.now() - intendedAt }));
-            else trace.push({ due: intendedAt, assigned, connected: -1 });
-          });
-          request.on('finish', () => trace.push({ due: intendedAt, written: performance.now() - intendedAt }));
-        }
         request.on('error', (error) => resolve({ latencyMs: performance.now() - intendedAt, kind: 'error', code: error.message, status: 0, retryAfter: null }));
         request.end(body);
       });
@@ -121,7 +112,7 @@ async function main() {
           return [kind, { count: after.count - before.count, totalMs: Math.round((after.seconds - before.seconds) * 1000), over10ms: after.over10ms - before.over10ms, over100ms: after.over100ms - before.over100ms }];
         }),
       );
-      const service_ = { gc, eventLoopDelayMs: gcAfter.eventLoop };
+      const serviceStats = { gc, eventLoopDelayMs: gcAfter.eventLoop };
       const of = (kind: Answer['kind']) => all.filter((a) => a.kind === kind);
       const admitted = of('admitted');
       const refused = of('refused');
@@ -137,20 +128,12 @@ async function main() {
           ...round(percentiles(refused.map((a) => a.latencyMs))),
         },
         errors: { count: of('error').length, codes: countBy(of('error').map((a) => `${a.code} HTTP ${a.status}`)) },
-        // Where in the run the tail happened: admitted and refused p99 per second of due time.
-        perSecond: Array.from({ length: Math.ceil(duration) }, (_, second) => {
-          const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / 1000) === second);
-          const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
-          return `${second}s: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')} ms, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')} ms`;
-        }),
-        // The onset at a finer grain: the first two seconds by tenth of a second.
-        onset: Array.from({ length: 20 }, (_, tenth) => {
-          const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / 100) === tenth);
-          const p99 = (kind: Answer['kind']) => Math.round(percentiles(due.filter((a) => a.kind === kind).map((a) => a.latencyMs)).p99 ?? 0);
-          return `${tenth * 100}ms: ${due.filter((a) => a.kind === 'admitted').length} admitted p99 ${p99('admitted')}, ${due.filter((a) => a.kind === 'refused').length} refused p99 ${p99('refused')}`;
-        }),
+        // Where in the run the tail happened: admitted and refused p99 per second of due time, and the
+        // onset at a finer grain, the first two seconds by tenth of a second.
+        perSecond: slices(all, 1000, Math.ceil(duration), 's', (second) => second),
+        onset: slices(all, 100, 20, 'ms', (tenth) => tenth * 100),
         cpu,
-        service: service_,
+        service: serviceStats,
         rssMb: { first: Math.round(rss[0] ?? 0), max: Math.round(Math.max(0, ...rss)), last: Math.round(rss.at(-1) ?? 0) },
       };
     };
@@ -174,21 +157,13 @@ async function main() {
     await sleep(3000);
     const overload = await openLoop(peak * 2, seconds);
     console.log('overload', JSON.stringify(overload));
-    if (process.env.OVERLOAD_TRACE) {
-      const first = Math.min(...trace.filter((t) => t.assigned !== undefined).slice(-overload.sent).map((t) => t.due));
-      for (let tenth = 0; tenth < 10; tenth++) {
-        const slice = trace.filter((t) => t.due >= first + tenth * 100 && t.due < first + (tenth + 1) * 100);
-        const p = (xs: number[]) => Math.round(percentiles(xs).p99 ?? 0);
-        console.log(`trace ${tenth * 100}ms: new sockets ${slice.filter((t) => (t.connected ?? -1) >= 0).length}, assigned p99 ${p(slice.filter((t) => t.assigned !== undefined).map((t) => t.assigned!))}, connected p99 ${p(slice.filter((t) => (t.connected ?? -1) >= 0).map((t) => t.connected!))}, written p99 ${p(slice.filter((t) => t.written !== undefined).map((t) => t.written!))}`);
-      }
-    }
     const verdict = {
       admittedP99WithinTwiceUnloaded: overload.admitted.p99 <= 2 * unloaded.admitted.p99,
       refusalsCarryRetryAfter: overload.refused.count === overload.refused.withRetryAfter,
       noOtherErrors: overload.errors.count === 0,
     };
     console.log('verdict', JSON.stringify(verdict));
-    const limits = { COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default' };
+    const limits = { COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default', COMMAND_LATENCY_TOLERANCE: process.env.COMMAND_LATENCY_TOLERANCE ?? 'default' };
     const dir = path.join('bench', 'results');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `overload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -198,6 +173,16 @@ async function main() {
   } finally {
     await env.cleanup();
   }
+}
+
+/** Admitted and refused p99 of the answers due in each of `count` slices of `widthMs`, labelled by `label`. */
+function slices(all: Answer[], widthMs: number, count: number, unit: string, label: (slice: number) => number): string[] {
+  return Array.from({ length: count }, (_, slice) => {
+    const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / widthMs) === slice);
+    const of = (kind: Answer['kind']) => due.filter((a) => a.kind === kind);
+    const p99 = (kind: Answer['kind']) => Math.round(percentiles(of(kind).map((a) => a.latencyMs)).p99 ?? 0);
+    return `${label(slice)}${unit}: ${of('admitted').length} admitted p99 ${p99('admitted')} ms, ${of('refused').length} refused p99 ${p99('refused')} ms`;
+  });
 }
 
 /** The service's garbage-collection totals by kind and its event-loop delay, from its Prometheus metrics. */

@@ -45,7 +45,7 @@ const schema = z
     COMMAND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).default(500),
     // Once the queue stands (non-empty for 100 ms): newest first, and a wait past this is refused; 0 is off.
     COMMAND_QUEUE_TARGET_MS: z.coerce.number().int().min(0).default(25),
-    // Past this many times its unloaded median, a command p90 makes the admission hold the admitted rate down; 0 is off.
+    // Past this many times its baseline (lowest window p90 of the last minute), a command p90 makes the admission hold the admitted rate down; 0 is off.
     COMMAND_LATENCY_TOLERANCE: z.coerce.number().min(0).default(6),
     // Event-loop delay past which GraphQL requests over HTTP are refused before parsing; 0 turns it off.
     SHED_EVENT_LOOP_LAG_MS: z.coerce.number().int().min(0).default(0),

@@ -28,7 +28,7 @@ export const metrics = {
   }),
   requestsShed: new Counter({
     name: 'orders_requests_shed_total',
-    help: 'GraphQL requests over HTTP refused before parsing because the event loop was overloaded (SERVICE_UNAVAILABLE)',
+    help: 'GraphQL requests over HTTP refused before parsing (SERVICE_UNAVAILABLE): the command admission refusing or saturated, or the event loop late',
     registers: [registry],
   }),
   commandRetries: new Counter({

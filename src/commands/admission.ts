@@ -18,8 +18,8 @@ export interface AdmissionLimits {
   /** How long the queue must stay non-empty before it counts as standing (CoDel's interval). */
   standingMs?: number;
   /**
-   * How many times its unloaded median a window's p90 command latency may reach before the admitted rate
-   * is held down (src/commands/rateGovernor.ts); 0 turns the rate governor off.
+   * How many times its baseline (the lowest window p90 of the last minute) a window's p90 command latency
+   * may reach before the admitted rate is held down (src/commands/rateGovernor.ts); 0 turns it off.
    */
   latencyTolerance?: number;
 }
@@ -62,11 +62,6 @@ export class Admission implements Pressure {
   constructor(private readonly limits: AdmissionLimits) {
     // The governor starts only once every slot was busy at once: an overload of this process.
     this.governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: limits.maxInFlight });
-  }
-
-  /** The admitted-rate limit the governor holds now, per second (Infinity when it does not hold one). */
-  get rateLimit(): number {
-    return this.governor.limit;
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {

@@ -93,7 +93,7 @@ export class RateGovernor {
     return this.p90s.length ? Math.min(...this.p90s.map((m) => m.ms)) : undefined;
   }
 
-  /** Whether a command may start now, with `concurrency` others in the process; false means refuse it. */
+  /** Whether a command may start now, with `concurrency` commands in the process (itself included); false means refuse it. */
   admit(concurrency = 0): boolean {
     const now = this.now();
     this.roll(now);
