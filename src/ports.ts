@@ -362,10 +362,20 @@ export interface StreamHead {
   eventId: string;
 }
 
+/** A page of `StreamVersions.changedSince`: the streams after `after` (in stream id order), at most `limit`. */
+export interface StreamPage {
+  after?: string;
+  limit?: number;
+}
+
 /** What reconciliation asks of the event store besides the `EventStore` port: an aggregate read no command needs. */
 export interface StreamVersions {
-  /** The latest version (and its position) of every stream with an event committed at or after `since`. */
-  changedSince(since: Date): Promise<StreamHead[]>;
+  /**
+   * The latest version (and its position) of every stream with an event committed at or after `since`,
+   * in stream id order; with `page`, only the streams after `page.after`, at most `page.limit` of them
+   * (a caller that pages never holds, nor decodes at once, the heads of a whole busy interval).
+   */
+  changedSince(since: Date, page?: StreamPage): Promise<StreamHead[]>;
 }
 
 /** Published after a read document changed; crosses processes. */

@@ -67,5 +67,27 @@ export function streamVersionsContract(name: string, make: () => Promise<StreamV
         expect(heads.find((head) => head.streamId === ids[0])?.version).toBe(2);
       });
     });
+
+    describe('when asked page by page', () => {
+      it('names every changed stream once, in the order of the whole answer, each page after the last id of the one before', async () => {
+        const since = new Date(Date.now() - 60_000);
+        const ids = Array.from({ length: 5 }, () => `order-${randomUUID()}`);
+        for (const id of ids) await subject.store.append(id, 0, [event()]);
+        await subject.store.append(ids[3]!, 1, [event()]);
+        const whole = await subject.versions.changedSince(since);
+        const pages: string[][] = [];
+        for (let after: string | undefined; ; ) {
+          const page = await subject.versions.changedSince(since, { after, limit: 2 });
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(2);
+          pages.push(page.map((head) => head.streamId));
+          after = page.at(-1)!.streamId;
+        }
+        expect(pages).toHaveLength(3);
+        expect(pages.flat()).toEqual(whole.map((head) => head.streamId));
+        expect([...pages.flat()].sort()).toEqual([...ids].sort());
+        expect(whole.find((head) => head.streamId === ids[3])?.version).toBe(2);
+      });
+    });
   });
 }

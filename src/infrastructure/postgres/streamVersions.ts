@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
-import type { StreamVersions } from '../../ports.js';
+import type { StreamPage, StreamVersions } from '../../ports.js';
 
 /**
  * Cheap aggregate reads over `events` and `outbox` for the read side and the relay, kept out of the
@@ -8,11 +8,14 @@ import type { StreamVersions } from '../../ports.js';
 export class PrismaStreamVersions implements StreamVersions {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async changedSince(since: Date) {
-    // The newest event of each stream changed since then, with its id: reconciliation compares both.
+  async changedSince(since: Date, page: StreamPage = {}) {
+    // The newest event of each stream changed since then, with its id: reconciliation compares both. A
+    // page is a range of stream ids (LIMIT NULL is no limit).
     const rows = await this.prisma.$queryRaw<{ stream_id: string; version: number; position: bigint; event_id: string }[]>`
       SELECT DISTINCT ON (stream_id) stream_id, version, position, event_id::text AS event_id
-      FROM events WHERE stream_id IN (SELECT DISTINCT stream_id FROM events WHERE committed_at >= ${since})
+      FROM events WHERE stream_id IN (
+        SELECT DISTINCT stream_id FROM events WHERE committed_at >= ${since} AND stream_id > ${page.after ?? ''}
+        ORDER BY stream_id LIMIT ${page.limit ?? null})
       ORDER BY stream_id, version DESC`;
     return rows.map((row) => ({ streamId: row.stream_id, version: row.version, position: row.position, eventId: row.event_id }));
   }
