@@ -4,6 +4,12 @@
 // twice the peak. Latency is measured from each request's intended send time. The service is one process
 // with all roles on the local Postgres, NATS and Redis (a fresh database, stream and prefix), with its
 // default admission limits unless COMMAND_* are set in the environment. Writes bench/results/overload-<time>.json.
+//
+// The client keeps a fixed pool of OVERLOAD_CONNECTIONS (default 256) keep-alive connections, opened before
+// each open-loop phase and used in turn, as wrk and a load balancer's upstream pool do. Connections opened in
+// the middle of an overload are a different test: Node (libuv since 1.45) accepts one new connection per
+// turn of its event loop, so under load a burst of them waits in the kernel's accept queue, 50-450 ms here,
+// where no admission can see it. OVERLOAD_COLD=1 skips the opening, to measure that (see docs/security.md).
 import http from 'node:http';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +32,8 @@ interface Answer {
   code?: string;
   status: number;
   retryAfter: string | null;
+  /** Sent on a connection opened for it (none of the pool was free), not one already open. */
+  newConnection?: boolean;
 }
 
 async function main() {
@@ -42,11 +50,16 @@ async function main() {
     // An idle socket is dropped after 4 s, before the server's keep-alive timeout (5 s) closes it: else a
     // request sent on it as the server closes it fails with ECONNRESET (seen: 6 in 30,000 once the
     // responses got faster and more of the 256 sockets sat idle), an error of this client, not the service.
-    const agent = new http.Agent({ keepAlive: true, timeout: 4_000, maxSockets: Number(process.env.OVERLOAD_CONNECTIONS ?? 2048) });
+    // FIFO: every connection of the pool is used in turn, so none sits idle long enough to time out and be
+    // opened again under load.
+    const connections = Number(process.env.OVERLOAD_CONNECTIONS ?? 256);
+    const agent = new http.Agent({ keepAlive: true, timeout: 4_000, maxSockets: connections, scheduling: 'fifo' });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     let url = service.url;
     const send = (i: number, intendedAt: number) =>
-      new Promise<Answer>((resolve) => {
+      new Promise<Answer>((answered) => {
+        let newConnection = false;
+        const resolve = (answer: Answer) => answered({ ...answer, newConnection });
         const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
         const request = http.request(`${url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${tokens[i % users]}` } }, (response) => {
           const chunks: Buffer[] = [];
@@ -63,12 +76,20 @@ async function main() {
             }
           });
         });
+        request.once('socket', (socket) => (newConnection = socket.connecting));
         request.on('error', (error) => resolve({ latencyMs: performance.now() - intendedAt, kind: 'error', code: error.message, status: 0, retryAfter: null }));
         request.end(body);
       });
 
+    /** Opens every connection of the pool at once (a GET of /healthz on each), unless OVERLOAD_COLD is set. */
+    const openPool = async () => {
+      if (process.env.OVERLOAD_COLD) return;
+      await Promise.all(Array.from({ length: connections }, () => new Promise<void>((resolve, reject) => http.get(`${url}/healthz`, { agent }, (response) => response.resume().on('end', resolve)).on('error', reject))));
+    };
+
     /** Open loop: request i is due at start + i/rate, and its latency counts from then. */
     const openLoop = async (rate: number, duration: number) => {
+      await openPool();
       const answers: Promise<Answer>[] = [];
       const count = Math.round(rate * duration);
       const rss: number[] = [];
@@ -128,6 +149,8 @@ async function main() {
           ...round(percentiles(refused.map((a) => a.latencyMs))),
         },
         errors: { count: of('error').length, codes: countBy(of('error').map((a) => `${a.code} HTTP ${a.status}`)) },
+        // Connections the client had to open during the phase: 0 with the pool opened before it.
+        newConnections: all.filter((a) => a.newConnection).length,
         // Where in the run the tail happened: admitted and refused p99 per second of due time, and the
         // onset at a finer grain, the first two seconds by tenth of a second.
         perSecond: slices(all, 1000, Math.ceil(duration), 's', (second) => second),
@@ -163,7 +186,7 @@ async function main() {
       noOtherErrors: overload.errors.count === 0,
     };
     console.log('verdict', JSON.stringify(verdict));
-    const limits = { COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default', COMMAND_LATENCY_TOLERANCE: process.env.COMMAND_LATENCY_TOLERANCE ?? 'default' };
+    const limits = { OVERLOAD_CONNECTIONS: connections, OVERLOAD_COLD: Boolean(process.env.OVERLOAD_COLD), COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default', COMMAND_LATENCY_TOLERANCE: process.env.COMMAND_LATENCY_TOLERANCE ?? 'default' };
     const dir = path.join('bench', 'results');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `overload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -181,7 +204,8 @@ function slices(all: Answer[], widthMs: number, count: number, unit: string, lab
     const due = all.filter((a) => Math.floor((a.dueMs ?? 0) / widthMs) === slice);
     const of = (kind: Answer['kind']) => due.filter((a) => a.kind === kind);
     const p99 = (kind: Answer['kind']) => Math.round(percentiles(of(kind).map((a) => a.latencyMs)).p99 ?? 0);
-    return `${label(slice)}${unit}: ${of('admitted').length} admitted p99 ${p99('admitted')} ms, ${of('refused').length} refused p99 ${p99('refused')} ms`;
+    const opened = due.filter((a) => a.newConnection).length;
+    return `${label(slice)}${unit}: ${of('admitted').length} admitted p99 ${p99('admitted')} ms, ${of('refused').length} refused p99 ${p99('refused')} ms${opened ? `, ${opened} on new connections` : ''}`;
   });
 }
 
