@@ -15,7 +15,7 @@ import { metrics } from '../metrics.js';
  * - Over it, with the median past half of that too (a pause that slows a few commands is not an
  *   overload) and, to start, as many commands at once as `minConcurrency` (few slow commands are slow
  *   for another reason, which refusing would not cure): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
- *   bites), and commands beyond it are refused (a token bucket holding half a second of the rate).
+ *   bites), and commands beyond it are refused (a token bucket holding a tenth of a second of the rate).
  * - Under it, while the rate is in use: the rate grows by 3 % a window; once nothing was refused for two
  *   seconds, the governor lets go (no rate at all).
  * - While it governs, one window in every `probeEveryMs` admits a quarter of the rate, so the baseline is
@@ -40,6 +40,11 @@ export interface RateGovernorOptions {
 }
 
 const MIN_SAMPLES = 20;
+/**
+ * The burst the rate allows, in seconds of it: a tenth. Half a second let 150 commands in at once at a
+ * rate of 300/s, which the machine took over 100 ms to get through (the first second of an overload).
+ */
+const BURST_SECONDS = 0.1;
 const BASELINE_WINDOWS_MS = 60_000;
 
 export class RateGovernor {
@@ -60,6 +65,8 @@ export class RateGovernor {
   /** Requests the HTTP server saw this window, before its early refusal (0 when nothing reports them). */
   private arrivals = 0;
   private lastRefusalAt = -Infinity;
+  /** When the rate was last cut: commands admitted before it do not judge the cut rate. */
+  private cutAt = -Infinity;
   /** Window p90s of the last minute, with when they were taken. */
   private p90s: { at: number; ms: number }[] = [];
   /** The share of new requests the HTTP server lets through to be parsed while governing (1 - its refusal share). */
@@ -103,7 +110,7 @@ export class RateGovernor {
       return true;
     }
     const rate = now < this.probeUntil ? this.rate / 4 : this.rate;
-    this.tokens = Math.min(Math.max(1, rate / 2), this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokens = Math.min(Math.max(1, rate * BURST_SECONDS), this.tokens + ((now - this.tokensAt) * rate) / 1000);
     this.tokensAt = now;
     if (this.tokens >= 1) {
       this.tokens--;
@@ -122,7 +129,9 @@ export class RateGovernor {
 
   /** A command admitted by `admit` finished after `ms` (queue wait included). */
   record(ms: number): void {
-    if (this.options.tolerance > 0) this.samples.push(ms);
+    // A command admitted before the last cut waited behind what the old rate let in: it says nothing of
+    // the new rate, and counting it would cut again for the same overload.
+    if (this.options.tolerance > 0 && this.now() - ms >= this.cutAt) this.samples.push(ms);
   }
 
   private roll(now: number): void {
@@ -165,10 +174,14 @@ export class RateGovernor {
       // collection) that slows a few commands of a window is not taken for an overload.
       const crowded = governing || this.peakConcurrency >= (this.options.minConcurrency ?? 0);
       if (crowded && p90 > this.options.tolerance * baseline && median >= (this.options.tolerance / 2) * baseline) {
-        // Starting: 85 % of what got through. Governing: 85 % of the rate, until the cut bites.
-        this.rate = Math.max(this.minRate, (governing ? this.rate : admittedPerSecond) * 0.85);
-        this.tokens = Math.min(this.tokens, this.rate / 2);
+        // Starting: 85 % of what the window finished, or of what it admitted if fewer (at an onset more
+        // are admitted than the machine finishes: the difference is what queues). Governing: 85 % of the
+        // rate, until the cut bites.
+        const finishedPerSecond = (this.samples.length * 1000) / elapsedMs;
+        this.rate = Math.max(this.minRate, (governing ? this.rate : Math.min(admittedPerSecond, finishedPerSecond)) * 0.85);
+        this.tokens = Math.min(this.tokens, this.rate * BURST_SECONDS);
         this.tokensAt = now;
+        this.cutAt = now;
         if (!governing) this.nextProbeAt = now + this.probeEveryMs;
         // At once, not a window later, and by as much again as the latency is over: the requests already
         // read wait behind the excess, which only refusing more of what comes next drains.

@@ -54,6 +54,41 @@ describe('the rate governor of the command admission', () => {
     expect(governor.shedShare).toBeGreaterThan(0.5); // and most of what comes next is refused before parsing
   });
 
+  it('starts from what the machine finished at the onset, not from what it let in', () => {
+    let now = 0;
+    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, now: () => now });
+    for (; now < 2_000; now += 5) if (governor.admit()) governor.record(3); // 200/s at 3 ms: the baseline
+    // The onset: 3,000/s arrive for 40 ms and are let in (120), but the machine finishes only one in four
+    // of them (30, each having waited 30 ms); the rest are still queued when the window is judged.
+    const start = now;
+    for (let i = 0; now < start + 40; i++, now += 1000 / 3000) {
+      governor.admit(16);
+      if (i % 4 === 0) governor.record(30);
+    }
+    governor.admit(16); // the next arrival closes the window
+    // 85 % of what finished (30 in 40 ms: 750/s), where 85 % of what was let in would be 2,550/s.
+    expect(governor.limit).toBeLessThan(800);
+    expect(governor.limit).toBeGreaterThan(500);
+  });
+
+  it('does not cut again for commands admitted before its cut', () => {
+    let now = 0;
+    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, now: () => now });
+    for (; now < 2_000; now += 5) if (governor.admit()) governor.record(3);
+    for (const end = now + 30; now < end; now += 1) if (governor.admit(16)) governor.record(30); // an onset: cut
+    const cut = governor.limit;
+    expect(cut).toBeLessThan(1_000);
+    // The next 300 ms: for 80 ms the commands let in before the cut (a full queue) finish, three a
+    // millisecond, slow (they waited behind the excess); what the cut rate admits is fast again.
+    for (const end = now + 300, old = now + 80; now < end; now += 1) {
+      if (now < old) for (let i = 0; i < 3; i++) governor.record(90);
+      if (governor.admit(16)) governor.record(3);
+    }
+    // Counting the old ones, most of the next window was slow: the rate was cut again, to 85 % of itself.
+    // Told apart, the window is fast and the rate grows.
+    expect(governor.limit).toBeGreaterThan(cut);
+  });
+
   it('does not start for slow commands that are few at once: they are slow for another reason', () => {
     const { governor, offer } = governed({ minConcurrency: 8 });
     offer(200, 2_000, 3, 1);
