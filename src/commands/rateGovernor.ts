@@ -14,8 +14,10 @@ import { metrics } from '../metrics.js';
  *   compared with `tolerance` × the baseline, the lowest window p90 of the last minute.
  * - Over it, with the median past half of that too (a pause that slows a few commands is not an
  *   overload) and, to start, as many commands at once as `minConcurrency` (few slow commands are slow
- *   for another reason, which refusing would not cure): the rate is set to 85 % of what the window admitted (then 85 % of the rate, until it
- *   bites), and commands beyond it are refused (a token bucket holding a tenth of a second of the rate).
+ *   for another reason, which refusing would not cure): the rate is set to 85 % of what the window
+ *   finished, or of what it admitted if fewer (then 85 % of the rate, until it bites; a command admitted
+ *   before a cut does not judge the cut rate), and commands beyond it are refused (a token bucket holding
+ *   a tenth of a second of the rate).
  * - Under it, while the rate is in use: the rate grows by 3 % a window; once nothing was refused for two
  *   seconds, the governor lets go (no rate at all).
  * - While it governs, one window in every `probeEveryMs` admits a quarter of the rate, so the baseline is
