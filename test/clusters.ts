@@ -194,7 +194,9 @@ async function startNatsClusterOnce({ size = 3, routeVia, routePorts: givenRoute
       const live = nodes.filter((node) => node.running).map((node) => `nats://127.0.0.1:${node.port}`);
       const nc = await connect({ servers: live, timeout: 2000 });
       try {
-        const jsm = await jetstreamManager(nc, { timeout: 2000 });
+        // No API check on creation: right after a server is killed the cluster may still be electing its
+        // meta leader, and that one request timed out (CI, once); the loop below retries until it answers.
+        const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false });
         const leader = await until(`a leader of ${stream}`, async () => (await jsm.streams.info(stream)).cluster?.leader || undefined);
         return nodes[Number(leader.slice(1)) - 1]!;
       } finally {
