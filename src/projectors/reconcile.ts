@@ -42,7 +42,8 @@ export async function reconcile(deps: ReconcileDeps, projections: readonly Proje
   // By pages of streams: the heads of a whole interval at once (25,000 after 30 s at the peak) took 50 ms
   // to decode in one turn of the event loop, and every request waited for it (bench:overload, the sweep's
   // second: admitted and refused p99 50-70 ms against 8-15 around it).
-  for (let after: string | undefined, first = true; ; first = false) {
+  let chunks = 0;
+  for (let after: string | undefined; ; ) {
     const heads = await deps.versions.changedSince(since, { after, limit: PAGE });
     result.streams += heads.length;
     for (const [p, projection] of projections.entries()) {
@@ -50,7 +51,7 @@ export async function reconcile(deps: ReconcileDeps, projections: readonly Proje
         // Paced: a sweep covers every order changed in the last interval (30,000 at 1,000 commands/s), and
         // run flat out it showed as a tail in the latency of the commands around it (bench:overload, the
         // unloaded phase: p99 67 ms in the sweep's second against 5-8 ms in the others; 15-17 ms paced).
-        if (!first || p > 0 || i > 0) await sleepMs(PAUSE_MS);
+        if (chunks++ > 0) await sleepMs(PAUSE_MS);
         const chunk = heads.slice(i, i + CHUNK);
         // Versions and event ids only: the documents themselves are read for the few that need repair.
         const docs = await deps.readStore.heads(projection.collection, chunk.map((head) => head.streamId));
