@@ -41,10 +41,10 @@ export const traced = {
   /** Read once, when the server is built: an empty plugin while tracing is off. */
   yogaPlugin: (): Plugin => installed?.yogaPlugin ?? {},
   message<R>(notice: ChangeNotice, send: () => Promise<R>): Promise<R> {
-    return installed && notice.traceparent ? installed.message(notice, send) : send();
+    return installed && traced.spans(notice) ? installed.message(notice, send) : send();
   },
   /** Whether `message` makes a span for this notice: tracing is on and the notice carries a trace. */
   spans(notice: ChangeNotice): boolean {
-    return installed !== null && notice.traceparent !== undefined;
+    return installed !== null && Boolean(notice.traceparent);
   },
 };
