@@ -34,13 +34,17 @@ export interface Projection<D> {
 }
 
 export function toProjected(stored: StoredEvent): ProjectedEvent {
+  const { type, data } = upcast(stored.type, stored.schemaVersion, stored.data);
+  // Named fields, not a spread: on Node 20 a spread followed by new fields takes V8's slow path, which
+  // cost 2.6 µs per event here against 0.01 µs (bench/micro/fold.ts), a third of orderDetails' fold.
   return {
-    ...upcast(stored.type, stored.schemaVersion, stored.data),
+    type,
+    data,
     streamId: stored.streamId,
     version: stored.version,
     recordedAt: stored.recordedAt,
     userId: stored.metadata.userId,
-  };
+  } as ProjectedEvent;
 }
 
 // The names a projection owns in shared systems, one place for the runtime, the query side and tools.

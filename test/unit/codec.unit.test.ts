@@ -24,4 +24,10 @@ describe('when an event travels on the bus', () => {
   it('comes back as the event it was, recordedAt a Date again', () => {
     expect(decodeEvent(encodeEvent(event))).toEqual(event);
   });
+
+  it('carries the envelope only: a field the relay does not write, on the wire or on the event, goes no further', () => {
+    const wire = JSON.parse(encodeEvent({ ...event, extra: 'x' } as StoredEvent));
+    expect(Object.keys(wire).sort()).toEqual(['committedAt', 'data', 'metadata', 'position', 'schemaVersion', 'streamId', 'type', 'version']);
+    expect(decodeEvent(JSON.stringify({ ...wire, injected: { a: 1 } }))).toEqual(event);
+  });
 });

@@ -29,7 +29,8 @@ function toState(doc: OrderDoc | null): OrderState | null {
 
 /** The read document of an order's domain state, which keeps no times: the caller brings them. */
 export function toDoc(state: OrderState, createdAt: string, updatedAt: string): OrderDoc {
-  const items = state.items.map((item) => ({ ...item, lineTotalCents: lineTotalCents(item) }));
+  // Named fields, not `{ ...item, lineTotalCents }`: adding a field to a spread is V8's slow path on Node 20.
+  const items = state.items.map((item) => ({ sku: item.sku, name: item.name, quantity: item.quantity, unitPriceCents: item.unitPriceCents, lineTotalCents: lineTotalCents(item) }));
   const { id, userId, status, currency } = state;
   return { id, userId, status, currency, items, totalCents: orderTotalCents(state.items), createdAt, updatedAt };
 }

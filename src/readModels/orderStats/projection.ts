@@ -17,8 +17,9 @@ export const orderStats: Projection<OrderStatDoc> = {
   collection: orderStatsCollection,
   handles: orderEventTypes,
   evolve(doc, event) {
-    const state = evolveOrder(doc, event)!;
-    return { ...state, totalCents: orderTotalCents(state.items) };
+    const { id, userId, status, currency, items } = evolveOrder(doc, event)!;
+    // Named fields: a spread plus a new field is V8's slow path on Node 20 (see toProjected).
+    return { id, userId, status, currency, items, totalCents: orderTotalCents(items) };
   },
   ownerOf: (doc) => doc.userId,
   effects(before, after) {
