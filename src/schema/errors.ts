@@ -122,7 +122,7 @@ export function withoutHttpHints(error: GraphQLError): GraphQLError {
  * own masking, which then finds nothing left to mask.
  */
 export function useDocumentedErrors(options: { log: Logger; production: boolean }): Plugin<{ correlationId?: string }> {
-  const scopeOf = (context: { correlationId?: string } | undefined): ErrorScope => ({ ...options, correlationId: context?.correlationId });
+  const scopeOf = (context: { correlationId?: string } | undefined): ErrorScope => ({ log: options.log, production: options.production, correlationId: context?.correlationId });
   const mapResult =
     (scope: ErrorScope) =>
     ({ result, setResult }: { result: { errors?: readonly unknown[] }; setResult: (result: any) => void }) => {

@@ -51,7 +51,9 @@ function executionKey(args: ExecutionArgs): string {
 export async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream;
-  return new ExecutedEvents(stream[Symbol.asyncIterator](), args, executionKey(args));
+  // \`rootValue\` present from the start, so that each event's \`{ ...args, rootValue }\` replaces a field:
+  // adding one to a spread is V8's slow path on Node 20 (0.7 µs, for every event to every subscriber).
+  return new ExecutedEvents(stream[Symbol.asyncIterator](), { ...args, rootValue: args.rootValue }, executionKey(args));
 }
 
 export function executeShared(args: ExecutionArgs, key: string, event: object): Result {
