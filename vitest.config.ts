@@ -8,7 +8,7 @@ export default defineConfig({
     reporters: ['default', './test/reporters/unhandledLast.ts'],
     // graphql 16 ships CJS (main) and ESM (module) builds. Vite resolves our imports to the ESM one while
     // Node loads the CJS one for external packages; inlining Pothos makes both sides use one copy.
-    server: { deps: { inline: [/@pothos\//] } },
+    server: { deps: { inline: [/@pothos\//, /graphql-yoga/, /@graphql-yoga\//, /@envelop\//, /@graphql-tools\//] } },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
       {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { registry } from '../metrics.js';
-import { requestCorrelation } from '../schema/errors.js';
 import { admit, type RateLimiter } from '../security/rateLimit.js';
 import { graphiqlPage } from '../web/graphiql.js';
 import { isBoardPath, serveBoard } from '../web/static.js';
@@ -43,7 +42,7 @@ export function createRouter(options: AppOptions, yoga: Yoga, identities: Identi
     if (req.method === 'POST' && !req.headers.accept?.includes('text/event-stream') && options.loadShedder?.guard(res)) return;
     const correlationId = validCorrelationId(req.headers['x-correlation-id']) ?? randomUUID();
     res.setHeader('x-correlation-id', correlationId);
-    return requestCorrelation.run(correlationId, () => yoga(req, res, { correlationId }));
+    return yoga(req, res, { correlationId });
   };
 }
 

@@ -54,7 +54,8 @@ export function createYogaApp(options: AppOptions, identities: Identities, limit
       subscriptionExecution(),
       traced.yogaPlugin(),
     ],
-    // Whatever the plugin above did not see (errors raised while reading the request) ends here.
+    // Whatever the plugin above did not see (errors raised while reading the request) ends here; the
+    // plugin's result hook then gives an unexpected one the request's correlation id, and logs it.
     maskedErrors: { maskError: (error) => documentedError(error, { log, production }) },
     logging: {
       debug: (...args) => log.debug({ args }, 'yoga'),
