@@ -133,13 +133,26 @@ class OrderWatch implements AsyncIterableIterator<OrderUpdate> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<OrderUpdate>> {
+  next(): Promise<IteratorResult<OrderUpdate>> {
     this.demanded();
+    // The usual wait, for an order's next change, holds a promise and its reaction: an async function
+    // suspended there would also keep a generator and its context, per subscriber, for as long as the
+    // orders stay quiet.
+    if (this.joined && !this.ended && !this.finished && this.idle()) return new Promise<void>((resolve) => (this.wake = resolve)).then(() => this.pull());
+    return this.pull();
+  }
+
+  /** Nothing to send until a notice comes. */
+  private idle(): boolean {
+    return !this.replaying && this.initialNext >= this.watch.initial.length && this.pending.size === 0;
+  }
+
+  private async pull(): Promise<IteratorResult<OrderUpdate>> {
     try {
       if (!this.joined) await this.join();
       for (;;) {
         if (this.ended || this.finished) return await this.close();
-        if (!this.replaying && this.initialNext >= this.watch.initial.length && this.pending.size === 0) {
+        if (this.idle()) {
           await new Promise<void>((resolve) => (this.wake = resolve));
           continue;
         }

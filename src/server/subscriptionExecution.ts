@@ -83,8 +83,10 @@ class ExecutedEvents implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    return this.map(await this.events.next());
+  // Not an async method: one suspended while the source waits for its next event kept a generator, its
+  // context and closures alive per open subscription; a reaction on the source's promise is less.
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.events.next().then((step) => this.map(step));
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
