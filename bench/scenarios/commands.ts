@@ -24,6 +24,19 @@ async function createRequests(): Promise<WrkRequest[]> {
 }
 
 /** One closed-loop createOrder run on a CQRS deployment, then the time its pipeline needed to drain. */
+/**
+ * The peak createOrder rate as the commands scenario finds it at 32 connections: after a warm-up (JIT,
+ * pools), the median of the profile's repeats. A single cold run measured half of it (558/s against
+ * 1,179/s on one machine), and freshness at "50 % of the peak" was then a quarter of it.
+ */
+export async function measurePeakCommands(context: ScenarioContext, deployment: Deployment): Promise<number> {
+  const { profile } = context;
+  await warmUp(deployment.commandUrl, profile.warmupSeconds, await createRequests());
+  const runs: number[] = [];
+  for (let repeat = 0; repeat < profile.repeats; repeat++) runs.push((await measureCqrsCommands(context, deployment, 32, profile.seconds)).perSecond);
+  return spread(runs).median;
+}
+
 export async function measureCqrsCommands(context: ScenarioContext, deployment: Deployment, connections: number, seconds: number): Promise<Measured & { drainSeconds: number }> {
   const pids = deployment.servers.map((server) => server.pid);
   const result = await wrkWithCpu(deployment.commandUrl, connections, seconds, await createRequests(), pids);

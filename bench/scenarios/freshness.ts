@@ -13,7 +13,7 @@ import { errorNote, type Row } from '../lib/results.js';
 import { Deliveries } from '../lib/subscriptions.js';
 import type { Deployment } from '../lib/env.js';
 import { topologies } from '../lib/env.js';
-import { measureCqrsCommands } from './commands.js';
+import { measurePeakCommands } from './commands.js';
 import type { Scenario } from './context.js';
 
 const fractions = [0.25, 0.5];
@@ -119,13 +119,13 @@ async function measure(deployment: Deployment, rate: number, seconds: number): P
 
 export const freshness: Scenario = async (context) => {
   const { env, profile } = context;
-  const source = context.rate ? '--rate' : context.peakCommandRate ? 'the commands scenario' : 'a 32-connection createOrder run';
+  const source = context.rate ? '--rate' : context.peakCommandRate ? 'the commands scenario' : 'warmed-up 32-connection createOrder runs (median)';
   const rows: Row[] = [];
   const notes: string[] = [];
   for (const topology of topologies) {
     const deployment = await env.deployment(topology);
     try {
-      const peak = context.rate ?? context.peakCommandRate ?? (await measureCqrsCommands(context, deployment, 32, profile.seconds)).perSecond;
+      const peak = context.rate ?? context.peakCommandRate ?? (await measurePeakCommands(context, deployment));
       notes.push(`${topology}: rates are 25/50 % of ${Math.round(peak)} createOrder/s, from ${source}`);
       await measure(deployment, peak * 0.25, profile.warmupSeconds); // JIT, pools and subscriptions warm
       for (const fraction of fractions) {
