@@ -219,6 +219,30 @@ export function eventStoreContract(
         expect(published).toEqual(appended);
       });
 
+      it('lets one relay publish at a time: a second one, while the first holds its batch, publishes nothing', async () => {
+        const appended = (await store.append(streamId(), 0, [newEvent(), newEvent()])).events;
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let entered!: () => void;
+        const holding = new Promise<void>((resolve) => (entered = resolve));
+        const first: StoredEvent[] = [];
+        const second: StoredEvent[] = [];
+        const one = store.relayOutbox(10, async (event) => {
+          entered();
+          await held;
+          first.push(event);
+        });
+        await holding;
+        // Postgres answers at once (the lock is taken); PGlite, one connection, runs it after the first.
+        const other = store.relayOutbox(10, async (event) => void second.push(event));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        release();
+        expect(await one).toBe(2);
+        expect(await other).toBe(0);
+        expect(first).toEqual(appended);
+        expect(second).toEqual([]);
+      });
+
       it('publishes the other streams past a failed event, and keeps that one pending until its backoff ends', async () => {
         const appended: StoredEvent[] = [];
         for (let i = 0; i < 3; i++) appended.push(...(await store.append(streamId(), 0, [newEvent()])).events);
