@@ -34,6 +34,8 @@ interface Answer {
   retryAfter: string | null;
   /** Sent on a connection opened for it (none of the pool was free), not one already open. */
   newConnection?: boolean;
+  /** Which part refused it: `http` before parsing, `command` the admission. */
+  server?: string;
 }
 
 async function main() {
@@ -56,21 +58,25 @@ async function main() {
     const agent = new http.Agent({ keepAlive: true, timeout: 4_000, maxSockets: connections, scheduling: 'fifo' });
     const tokens = await Promise.all(Array.from({ length: users }, (_, i) => tokenFor(benchUser(i))));
     let url = service.url;
+    // Built once: the generator's own allocations show as stalls of its event loop (its GC), which count
+    // as the service's latency since every request is timed from when it was due.
+    const body = Buffer.from(JSON.stringify({ query: mutation, variables: { input: { items } } }));
+    const headers = tokens.map((token) => ({ 'content-type': 'application/json', 'content-length': String(body.length), authorization: `Bearer ${token}` }));
     const send = (i: number, intendedAt: number) =>
       new Promise<Answer>((answered) => {
         let newConnection = false;
         const resolve = (answer: Answer) => answered({ ...answer, newConnection });
-        const body = JSON.stringify({ query: mutation, variables: { input: { items } } });
-        const request = http.request(`${url}/graphql`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${tokens[i % users]}` } }, (response) => {
+        const request = http.request(`${url}/graphql`, { method: 'POST', agent, headers: headers[i % users] }, (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('end', () => {
             const latencyMs = performance.now() - intendedAt;
             try {
-              const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
+              const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { data?: unknown; errors?: { extensions?: { code?: string; server?: string } }[] };
               const code = parsed.errors?.[0]?.extensions?.code;
+              const server = parsed.errors?.[0]?.extensions?.server;
               const kind = !code ? 'admitted' : code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED' ? 'refused' : 'error';
-              resolve({ latencyMs, kind, code, status: response.statusCode ?? 0, retryAfter: (response.headers['retry-after'] as string | undefined) ?? null });
+              resolve({ latencyMs, kind, code, server, status: response.statusCode ?? 0, retryAfter: (response.headers['retry-after'] as string | undefined) ?? null });
             } catch {
               resolve({ latencyMs, kind: 'error', code: 'unparsable', status: response.statusCode ?? 0, retryAfter: null });
             }
@@ -104,6 +110,18 @@ async function main() {
       // The schedule starts now, after the readings above: a request due while they ran would be sent
       // late by the generator itself and counted as the service's latency.
       const start = performance.now();
+      const startedAt = Date.now();
+      // With OVERLOAD_RAW: when this generator's own event loop stalled (a tick over 5 ms late), so that a
+      // tail can be told apart from the generator sending late.
+      const stalls: { atMs: number; lateMs: number }[] = [];
+      let tickDue = start + 2;
+      const stallProbe = process.env.OVERLOAD_RAW
+        ? setInterval(() => {
+            const now = performance.now();
+            if (now - tickDue > 5) stalls.push({ atMs: Math.round(tickDue - start), lateMs: Math.round(now - tickDue) });
+            tickDue = now + 2;
+          }, 2)
+        : undefined;
       for (let i = 0; i < count; ) {
         while (i < count && start + (i * 1000) / rate <= performance.now()) {
           const dueMs = (i * 1000) / rate;
@@ -114,6 +132,12 @@ async function main() {
       }
       const all = await Promise.all(answers);
       clearInterval(sampler);
+      // OVERLOAD_RAW=<dir>: every answer of the phase, to find where in it a tail came from.
+      clearInterval(stallProbe);
+      if (process.env.OVERLOAD_RAW) {
+        await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}.json`), JSON.stringify(all));
+        await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}-generator-stalls.json`), JSON.stringify({ startedAt, stalls }));
+      }
       generatorDelay.disable();
       const wallSeconds = (performance.now() - start) / 1000;
       const generatorUsed = process.cpuUsage(generatorCpu);
@@ -172,7 +196,9 @@ async function main() {
     // The phases run on the service as deployed (its defaults, or the COMMAND_* given), warmed up again.
     await env.stop(service);
     agent.destroy();
-    service = await env.startService();
+    // With OVERLOAD_RAW the service says when it collected garbage or its event loop stalled (stderr, kept
+    // with BENCH_SERVER_LOG), to be matched with the answers' times.
+    service = await env.startService([...(process.env.OVERLOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(process.env.OVERLOAD_RAW ? ['--import', './bench/lib/stallProbe.mjs'] : [])]);
     url = service.url;
     await closedLoop(8, 5, (i) => send(i, performance.now()));
     const unloaded = await openLoop(Math.max(1, peak / 5), seconds);
@@ -186,7 +212,7 @@ async function main() {
       noOtherErrors: overload.errors.count === 0,
     };
     console.log('verdict', JSON.stringify(verdict));
-    const limits = { OVERLOAD_CONNECTIONS: connections, OVERLOAD_COLD: Boolean(process.env.OVERLOAD_COLD), COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default', COMMAND_LATENCY_TOLERANCE: process.env.COMMAND_LATENCY_TOLERANCE ?? 'default' };
+    const limits = { OVERLOAD_CONNECTIONS: connections, OVERLOAD_COLD: Boolean(process.env.OVERLOAD_COLD), COMMAND_MAX_IN_FLIGHT: process.env.COMMAND_MAX_IN_FLIGHT ?? 'default', COMMAND_MAX_QUEUE: process.env.COMMAND_MAX_QUEUE ?? 'default', COMMAND_QUEUE_TIMEOUT_MS: process.env.COMMAND_QUEUE_TIMEOUT_MS ?? 'default', COMMAND_QUEUE_TARGET_MS: process.env.COMMAND_QUEUE_TARGET_MS ?? 'default', OVERLOAD_NODE_ARGS: process.env.OVERLOAD_NODE_ARGS ?? '', COMMAND_LATENCY_TOLERANCE: process.env.COMMAND_LATENCY_TOLERANCE ?? 'default' };
     const dir = path.join('bench', 'results');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `overload-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
