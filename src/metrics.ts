@@ -59,6 +59,12 @@ export const metrics = {
     help: 'Age of the oldest outbox row not yet published nor dead-lettered (sampled by the relay); 0 when none',
     registers: [registry],
   }),
+  outboxBatches: new Counter({
+    name: 'orders_outbox_batches_total',
+    help: 'Relay transactions, by whether they published anything (published) or found nothing to publish (empty)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
   outboxDeadLettered: new Counter({
     name: 'orders_outbox_dead_lettered_total',
     help: 'Outbox rows the relay gave up on after OUTBOX_MAX_ATTEMPTS failed publishes with the bus up',

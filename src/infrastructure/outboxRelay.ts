@@ -44,7 +44,9 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
   const { store, bus, log } = options;
   let running = true;
   let draining: Promise<void> | null = null;
-  let again = false;
+  /** Wake-ups heard (one per NOTIFY), and how many of them had been heard when the last batch read the outbox. */
+  let notices = 0;
+  let heardAtRead: number | undefined;
 
   const publish = async (event: StoredEvent) => {
     await bus.publish(event);
@@ -54,6 +56,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
 
   const relayOptions: RelayOutboxOptions = {
     inFlight: PUBLISH_IN_FLIGHT,
+    beforeRead: () => void (heardAtRead = notices),
     maxAttempts: options.maxAttempts,
     busUp: () => bus.ping().then(() => true),
     onDeadLetter: (event, reason, attempts) => {
@@ -65,26 +68,39 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
     },
   };
 
+  // Another batch is due only for a wake-up heard after the last batch read the outbox: the append it
+  // announces committed before the NOTIFY was sent, so a read sent after hearing it saw its rows. Counting
+  // every wake-up during a drain instead ran more empty transactions (four round trips each, in the way of
+  // the next event from commit to bus): at 600 createOrder/s, 323-396 in 10 s against 97-288 with this
+  // (orders_outbox_batches_total; of 2,100-3,800 batches). A store that does not report its read (no
+  // beforeRead call) falls back to that: another batch for any wake-up heard since the drain began.
+  const batch = async () => {
+    const published = await store.relayOutbox(options.batch, publish, relayOptions);
+    metrics.outboxBatches.inc({ outcome: published > 0 ? 'published' : 'empty' });
+    return published;
+  };
   const drain = (): Promise<void> => {
-    if (draining) {
-      again = true;
-      return draining;
-    }
+    if (draining) return draining;
     draining = (async () => {
+      let heardAtStart: number;
       do {
-        again = false;
+        heardAtStart = notices;
+        heardAtRead = undefined;
         try {
-          // A batch shorter than the limit found the outbox drained: no second, empty transaction. Rows
-          // committed meanwhile have notified, which set `again`.
-          while (running && (await store.relayOutbox(options.batch, publish, relayOptions)) >= options.batch) {}
+          // A batch shorter than the limit found the outbox drained: no second, empty transaction.
+          while (running && (await batch()) >= options.batch) {}
         } catch (error) {
           log.warn({ err: error }, 'outbox relay failed; retrying on the next tick');
         }
-      } while (running && again);
+      } while (running && notices > (heardAtRead ?? heardAtStart));
     })().finally(() => {
       draining = null;
     });
     return draining;
+  };
+  const onNotice = () => {
+    notices++;
+    void drain();
   };
 
   // The gauges are sampled on the polling tick, off the path from commit to bus.
@@ -97,7 +113,7 @@ export async function startRelay(options: RelayOptions): Promise<{ stop(): Promi
     }
   };
 
-  const unwatch = await store.watchOutbox(() => void drain());
+  const unwatch = await store.watchOutbox(onNotice);
   const timer = setInterval(() => void drain().then(sample), options.pollMs);
   void drain();
   return {

@@ -203,7 +203,7 @@ export class PrismaEventStore implements EventStore {
    * transaction, and `onDeadLetter` hears of it.
    */
   async relayOutbox(limit: number, publish: (event: StoredEvent) => Promise<void>, options: RelayOutboxOptions = {}): Promise<number> {
-    const { inFlight = 1, maxAttempts = 10, busUp = async () => true, onDeadLetter } = options;
+    const { inFlight = 1, maxAttempts = 10, busUp = async () => true, onDeadLetter, beforeRead } = options;
     return this.sql.transaction(async (tx: SqlClient) => {
       // One relay at a time, or two replicas could publish the same stream out of order. The lock
       // ends with the transaction, so a crashed relay cannot keep it. This transaction commits without
@@ -218,7 +218,9 @@ export class PrismaEventStore implements EventStore {
       );
       if (!lock?.locked) return 0;
 
-      // A stream whose oldest pending row waits out its backoff waits whole, from that row on.
+      // A stream whose oldest pending row waits out its backoff waits whole, from that row on. Read
+      // Committed: this statement sees every append committed before it is sent.
+      beforeRead?.();
       const pending = await tx.query<RawEvent & { attempts: number }>(
         `WITH waiting AS (
           SELECT e.stream_id, min(o.position) AS from_position
@@ -453,6 +455,11 @@ export interface RelayOutboxOptions {
   /** Whether the bus answers; a failure while it does not is not counted against the row. */
   busUp?: () => Promise<boolean>;
   onDeadLetter?: (event: StoredEvent, reason: string, attempts: number) => void;
+  /**
+   * Called just before the batch reads the outbox: every row whose append had committed by then is in
+   * what it reads (or waits out a backoff), so a wake-up heard before this call needs no batch of its own.
+   */
+  beforeRead?: () => void;
 }
 
 // A bus that refuses this many events of one batch is down or sick, not faced with bad rows: the rest of
