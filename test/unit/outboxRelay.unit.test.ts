@@ -42,16 +42,22 @@ function steppedStore(reportsRead = true) {
 const bus = { publish: async () => {}, ping: async () => {} } as unknown as EventBus;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/** Lets the n-th batch run to its end once it has started; then, the relay settled, how many batches ran. */
+async function runThrough(batches: ReturnType<typeof steppedStore>['batches'], n: number): Promise<number> {
+  await batches[n]!.started.opened;
+  batches[n]!.read.open();
+  batches[n]!.end.open();
+  await settle();
+  return batches.length - 1;
+}
+
 describe('the outbox relay, woken while a batch runs', () => {
   it('runs no second batch for a wake-up heard before the batch read the outbox', async () => {
     const { store, batches, notify } = steppedStore();
     const relay = await startRelay({ store, bus, log: pino({ level: 'silent' }), pollMs: 60_000, batch: 200 });
     await batches[0]!.started.opened;
     notify(); // its rows committed before the read below: the batch sees them
-    batches[0]!.read.open();
-    batches[0]!.end.open();
-    await settle();
-    expect(batches.length - 1).toBe(1); // batches started
+    expect(await runThrough(batches, 0)).toBe(1); // batches started
     await relay.stop();
   });
 
@@ -64,11 +70,7 @@ describe('the outbox relay, woken while a batch runs', () => {
     notify(); // committed after the read: the batch may have missed it
     notify();
     batches[0]!.end.open();
-    await batches[1]!.started.opened;
-    batches[1]!.read.open();
-    batches[1]!.end.open();
-    await settle();
-    expect(batches.length - 1).toBe(2);
+    expect(await runThrough(batches, 1)).toBe(2);
     await relay.stop();
   });
 
@@ -77,13 +79,8 @@ describe('the outbox relay, woken while a batch runs', () => {
     const relay = await startRelay({ store, bus, log: pino({ level: 'silent' }), pollMs: 60_000, batch: 200 });
     await batches[0]!.started.opened;
     notify();
-    batches[0]!.read.open();
-    batches[0]!.end.open();
-    await batches[1]!.started.opened;
-    batches[1]!.read.open();
-    batches[1]!.end.open();
-    await settle();
-    expect(batches.length - 1).toBe(2);
+    await runThrough(batches, 0);
+    expect(await runThrough(batches, 1)).toBe(2);
     await relay.stop();
   });
 });
