@@ -115,6 +115,19 @@ async function main() {
       // tail can be told apart from the generator sending late.
       const stalls: { atMs: number; lateMs: number }[] = [];
       let tickDue = start + 2;
+      // With OVERLOAD_RAW also the rate governor's state, read from the service's metrics every 250 ms.
+      const governor: { atMs: number; rate: number; baselineMs: number }[] = [];
+      const governorProbe = process.env.OVERLOAD_RAW
+        ? setInterval(() => {
+            const atMs = Math.round(performance.now() - start);
+            void fetch(`${service.url}/metrics`)
+              .then((response) => response.text())
+              .then((text) => {
+                governor.push({ atMs, rate: metricValue(text, 'orders_command_rate_limit'), baselineMs: Math.round(metricValue(text, 'orders_command_latency_baseline_seconds') * 10000) / 10 });
+              })
+              .catch(() => {});
+          }, 250)
+        : undefined;
       const stallProbe = process.env.OVERLOAD_RAW
         ? setInterval(() => {
             const now = performance.now();
@@ -134,9 +147,11 @@ async function main() {
       clearInterval(sampler);
       // OVERLOAD_RAW=<dir>: every answer of the phase, to find where in it a tail came from.
       clearInterval(stallProbe);
+      clearInterval(governorProbe);
       if (process.env.OVERLOAD_RAW) {
         await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}.json`), JSON.stringify(all));
         await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}-generator-stalls.json`), JSON.stringify({ startedAt, stalls }));
+        await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}-governor.json`), JSON.stringify(governor));
       }
       generatorDelay.disable();
       const wallSeconds = (performance.now() - start) / 1000;
@@ -253,9 +268,12 @@ async function gcTotals(url: string) {
     entry(kind).over10ms = entry(kind).count - (b['0.01'] ?? 0);
     entry(kind).over100ms = entry(kind).count - (b['0.1'] ?? 0);
   }
-  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 10000) / 10;
+  const gauge = (name: string) => Math.round(metricValue(text, name) * 10000) / 10;
   return { kinds, eventLoop: { p50: gauge('nodejs_eventloop_lag_p50_seconds'), p99: gauge('nodejs_eventloop_lag_p99_seconds'), max: gauge('nodejs_eventloop_lag_max_seconds') } };
 }
+
+/** An unlabelled metric's value in Prometheus' text format (NaN when absent). */
+const metricValue = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
 /** Busy CPU ticks (USER_HZ, 100/s) of the whole machine so far, from the first line of /proc/stat. */
 async function machineTicks(): Promise<{ busy: number }> {

@@ -26,6 +26,11 @@ export const metrics = {
     help: 'Commands per second the admission holds the command path to while their latency is past its tolerance (COMMAND_LATENCY_TOLERANCE); 0 when it holds none',
     registers: [registry],
   }),
+  commandLatencyBaseline: new Gauge({
+    name: 'orders_command_latency_baseline_seconds',
+    help: 'The rate governor\'s baseline: the lowest 250 ms window p90 of command latency in the last minute, which COMMAND_LATENCY_TOLERANCE multiplies; 0 before the first window',
+    registers: [registry],
+  }),
   requestsShed: new Counter({
     name: 'orders_requests_shed_total',
     help: 'GraphQL requests over HTTP refused before parsing (SERVICE_UNAVAILABLE): the command admission refusing or saturated, or the event loop late',

@@ -147,6 +147,7 @@ export class RateGovernor {
     const probing = this.windowStart < this.probeUntil;
     this.adjust(now, elapsedMs, probing);
     metrics.commandRateLimit.set(this.rate === Infinity ? 0 : Math.round(this.rate));
+    metrics.commandLatencyBaseline.set((this.baselineMs ?? 0) / 1000);
     this.windowStart = now;
     this.samples = [];
     this.admittedInWindow = 0;
