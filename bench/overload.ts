@@ -115,6 +115,13 @@ async function main() {
       // tail can be told apart from the generator sending late.
       const stalls: { atMs: number; lateMs: number }[] = [];
       let tickDue = start + 2;
+      const stallProbe = process.env.OVERLOAD_RAW
+        ? setInterval(() => {
+            const now = performance.now();
+            if (now - tickDue > 5) stalls.push({ atMs: Math.round(tickDue - start), lateMs: Math.round(now - tickDue) });
+            tickDue = now + 2;
+          }, 2)
+        : undefined;
       // With OVERLOAD_RAW also the rate governor's state, read from the service's metrics every 250 ms.
       const governor: { atMs: number; rate: number; baselineMs: number }[] = [];
       const governorProbe = process.env.OVERLOAD_RAW
@@ -128,13 +135,6 @@ async function main() {
               .catch(() => {});
           }, 250)
         : undefined;
-      const stallProbe = process.env.OVERLOAD_RAW
-        ? setInterval(() => {
-            const now = performance.now();
-            if (now - tickDue > 5) stalls.push({ atMs: Math.round(tickDue - start), lateMs: Math.round(now - tickDue) });
-            tickDue = now + 2;
-          }, 2)
-        : undefined;
       for (let i = 0; i < count; ) {
         while (i < count && start + (i * 1000) / rate <= performance.now()) {
           const dueMs = (i * 1000) / rate;
@@ -145,9 +145,9 @@ async function main() {
       }
       const all = await Promise.all(answers);
       clearInterval(sampler);
-      // OVERLOAD_RAW=<dir>: every answer of the phase, to find where in it a tail came from.
       clearInterval(stallProbe);
       clearInterval(governorProbe);
+      // OVERLOAD_RAW=<dir>: every answer of the phase, to find where in it a tail came from.
       if (process.env.OVERLOAD_RAW) {
         await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}.json`), JSON.stringify(all));
         await writeFile(path.join(process.env.OVERLOAD_RAW, `${rate.toFixed(0)}-generator-stalls.json`), JSON.stringify({ startedAt, stalls }));

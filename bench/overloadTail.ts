@@ -30,7 +30,9 @@ for (const file of readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort((a
   const slices = new Map<number, Answer[]>();
   for (const a of answers) {
     const k = Math.floor(a.dueMs / SLICE);
-    slices.set(k, [...(slices.get(k) ?? []), a]);
+    const slice = slices.get(k);
+    if (slice) slice.push(a);
+    else slices.set(k, [a]);
   }
   const episodes: { from: number; to: number; peak: number }[] = [];
   for (const k of [...slices.keys()].sort((a, b) => a - b)) {

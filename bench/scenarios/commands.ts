@@ -23,7 +23,6 @@ async function createRequests(): Promise<WrkRequest[]> {
   return Promise.all(Array.from({ length: callers }, async (_, user) => ({ token: await tokenFor(benchUser(user)), body })));
 }
 
-/** One closed-loop createOrder run on a CQRS deployment, then the time its pipeline needed to drain. */
 /**
  * The peak createOrder rate as the commands scenario finds it at 32 connections: after a warm-up (JIT,
  * pools), the median of the profile's repeats. A single cold run measured half of it (558/s against
@@ -37,6 +36,7 @@ export async function measurePeakCommands(context: ScenarioContext, deployment: 
   return spread(runs).median;
 }
 
+/** One closed-loop createOrder run on a CQRS deployment, then the time its pipeline needed to drain. */
 export async function measureCqrsCommands(context: ScenarioContext, deployment: Deployment, connections: number, seconds: number): Promise<Measured & { drainSeconds: number }> {
   const pids = deployment.servers.map((server) => server.pid);
   const result = await wrkWithCpu(deployment.commandUrl, connections, seconds, await createRequests(), pids);
