@@ -5,6 +5,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SYNC_MS } from '../../src/security/rateLimit.js';
 import { uniqueName } from '../services.js';
 import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, jwtSecret, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
@@ -583,6 +584,9 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
       const [a, b] = replicas as [StartedServer, StartedServer];
       const answers = [await read(a, token), await read(b, token), await read(a, token), await read(b, token), await read(a, token)];
       expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+      // Each replica adds what it admitted locally to Redis every SYNC_MS; until then the other may admit
+      // up to half the limit more (the documented bound). Past two syncs, b knows a's three.
+      await new Promise((resolve) => setTimeout(resolve, 2 * SYNC_MS + 100));
       const refused = await read(b, token);
       expect(refused.status).toBe(429);
       expect(codes(refused.body)).toEqual(['RATE_LIMITED']);
