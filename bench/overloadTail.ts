@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
-interface Answer { dueMs: number; latencyMs: number; kind: string; server?: string }
+interface Answer { dueMs: number; lateMs: number; latencyMs: number; kind: string; server?: string }
 interface Probe { probe: string; at: number; ms: number; kind?: string }
 
 const dir = process.argv[2];
@@ -21,12 +21,14 @@ const label = (p: Probe & { rel: number }) => `${p.probe}${p.kind ? `/${p.kind}`
 
 for (const file of readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort((a, b) => parseInt(a) - parseInt(b))) {
   const answers = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Answer[];
-  const { startedAt, stalls } = JSON.parse(readFileSync(path.join(dir, file.replace('.json', '-generator-stalls.json')), 'utf8')) as { startedAt: number; stalls: { atMs: number; lateMs: number }[] };
+  const { startedAt } = JSON.parse(readFileSync(path.join(dir, file.replace('.json', '-generator.json')), 'utf8')) as { startedAt: number };
+  // The generator's own lateness: requests it tried to send over 5 ms after they were due.
+  const stalls = answers.filter((a) => a.lateMs > 5).map((a) => ({ atMs: Math.round(a.dueMs), lateMs: Math.round(a.lateMs) }));
   const endMs = Math.max(...answers.map((a) => a.dueMs)) + 200;
   const service = probes.map((p) => ({ ...p, rel: p.at - startedAt })).filter((p) => p.rel >= -100 && p.rel <= endMs);
   const admitted = answers.filter((a) => a.kind === 'admitted').map((a) => a.latencyMs).sort((a, b) => b - a);
   const p99 = admitted[Math.floor(admitted.length * 0.01)] ?? 0;
-  console.log(`\n${file.replace('.json', '')}/s: ${admitted.length} admitted, p99 ${p99.toFixed(1)} ms (the ${Math.floor(admitted.length * 0.01)}th slowest); service: ${service.filter((p) => p.probe === 'gc').length} GC pauses over 5 ms, ${service.filter((p) => p.probe === 'stall').length} stalls over 10 ms; generator: ${stalls.length} stalls over 5 ms (longest ${Math.max(0, ...stalls.map((s) => s.lateMs))} ms)`);
+  console.log(`\n${file.replace('.json', '')}/s: ${admitted.length} admitted, p99 ${p99.toFixed(1)} ms (the ${Math.floor(admitted.length * 0.01)}th slowest); service: ${service.filter((p) => p.probe === 'gc').length} GC pauses over 5 ms, ${service.filter((p) => p.probe === 'stall').length} stalls over 10 ms; generator: ${stalls.length} requests sent over 5 ms late (latest ${Math.max(0, ...stalls.map((s) => s.lateMs))} ms)`);
   const slices = new Map<number, Answer[]>();
   for (const a of answers) {
     const k = Math.floor(a.dueMs / SLICE);
