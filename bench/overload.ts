@@ -83,7 +83,7 @@ async function main() {
               .catch(() => {});
           }, 250)
         : undefined;
-      const run = await generate(service.url, rate, duration, connections, requests, Boolean(process.env.OVERLOAD_COLD));
+      const run = await generate(service.url, rate, duration, { connections, requests, cold: Boolean(process.env.OVERLOAD_COLD) });
       clearInterval(sampler);
       clearInterval(governorProbe);
       const all = run.answers.map(classify);

@@ -1,7 +1,7 @@
 // Load shapes. Closed loop: each client sends its next request when the last one answered, so it finds
-// the system's capacity at that concurrency. Open loop: requests start on a fixed schedule whatever the
-// system does, so latency under a given arrival rate is not hidden by clients that slowed down.
-import { setTimeout as sleep } from 'node:timers/promises';
+// the system's capacity at that concurrency. Open loops (requests on a fixed schedule whatever the system
+// does, so latency under a given arrival rate is not hidden by clients that slowed down) come from the
+// generator in C: bench/lib/openLoop.ts.
 
 export interface Percentiles {
   p50: number;
@@ -48,55 +48,6 @@ export async function closedLoop(clients: number, seconds: number, op: (client: 
   const elapsed = (performance.now() - start) / 1000;
   if (latencies.length === 0) throw new Error(`every request failed: ${errors.first}`);
   return { perSecond: latencies.length / elapsed, ...percentiles(latencies), samples: latencies.length, errors: errors.count, firstError: errors.first };
-}
-
-export interface OpenLoopResult extends Outcome {
-  offeredPerSecond: number;
-  completedPerSecond: number;
-  /** Per completed request: answer time minus the time it was due to be sent (not when it was sent). */
-  latencies: number[];
-  /** Share of one core this process (the load generator) used while the load ran. */
-  generatorCpu: number;
-}
-
-/**
- * Starts `op(i)` at `rate` per second for `seconds`, on schedule, then waits for all of them. Latency runs
- * from each request's intended send time, so a generator that fell behind (a stalled event loop, a busy
- * core) shows up in the figures instead of hiding them: no coordinated omission.
- */
-export async function openLoop(rate: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<OpenLoopResult> {
-  const count = Math.max(1, Math.round(rate * seconds));
-  const errors = errorCounter();
-  const latencies: number[] = [];
-  const running: Promise<void>[] = [];
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  const due = (i: number) => start + (i * 1000) / rate;
-  for (let i = 0; i < count; ) {
-    while (i < count && due(i) <= performance.now()) {
-      const intended = due(i);
-      running.push(
-        op(i++).then(
-          () => void latencies.push(performance.now() - intended),
-          (error: unknown) => errors.add(error),
-        ),
-      );
-    }
-    if (i < count) await sleep(Math.max(0, due(i) - performance.now()));
-  }
-  await Promise.all(running);
-  const elapsedMs = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  if (latencies.length === 0) throw new Error(`every request failed: ${errors.first}`);
-  return {
-    offeredPerSecond: rate,
-    completedPerSecond: latencies.length / (elapsedMs / 1000),
-    latencies,
-    generatorCpu: (used.user + used.system) / 1000 / elapsedMs,
-    samples: latencies.length,
-    errors: errors.count,
-    firstError: errors.first,
-  };
 }
 
 function errorCounter() {

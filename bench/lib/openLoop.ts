@@ -23,6 +23,8 @@ export interface OpenLoopAnswer {
   /** The first error's extensions.code, or the connection error; undefined when the answer had none. */
   code?: string;
   server?: string;
+  /** With `field`, that key's value in the answer. */
+  field?: string;
 }
 
 export interface OpenLoopRun {
@@ -55,11 +57,19 @@ export function openLoopBinary(): Promise<string> {
   })());
 }
 
-/**
- * Request i is due at i / rate s; each goes over one of `connections` keep-alive connections, opened and
- * used once first, or (`cold`) opened when a request finds none free.
- */
-export async function openLoop(url: string, rate: number, seconds: number, connections: number, requests: WrkRequest[], cold = false): Promise<OpenLoopRun> {
+export interface OpenLoopOptions {
+  /** Keep-alive connections in the pool. */
+  connections: number;
+  /** Request i sends requests[i % requests.length]. */
+  requests: WrkRequest[];
+  /** Open connections as requests find none free, instead of all of them (used once) before the schedule. */
+  cold?: boolean;
+  /** Also read the first string value of this JSON key from each answer (an id it carries) into `field`. */
+  field?: string;
+}
+
+/** Request i is due at i / rate s, over a pool of keep-alive connections; see OpenLoopOptions. */
+export async function openLoop(url: string, rate: number, seconds: number, { connections, requests, cold = false, field }: OpenLoopOptions): Promise<OpenLoopRun> {
   const bin = await openLoopBinary();
   const { hostname, port } = new URL(url);
   const dir = path.join(tmpdir(), `openloop-${process.pid}-${Date.now()}`);
@@ -69,13 +79,13 @@ export async function openLoop(url: string, rate: number, seconds: number, conne
     const outFile = path.join(dir, 'answers');
     await writeFile(requestFile, `${requests.map(({ token, body }) => `${token ?? ''}\t${body}`).join('\n')}\n`);
     const host = hostname === 'localhost' ? '127.0.0.1' : hostname;
-    const stdout = await run(bin, ['--host', host, '--port', port, '--rate', String(rate), '--seconds', String(seconds), '--connections', String(connections), '--requests', requestFile, '--out', outFile, '--cold', cold ? '1' : '0']);
+    const stdout = await run(bin, ['--host', host, '--port', port, '--rate', String(rate), '--seconds', String(seconds), '--connections', String(connections), '--requests', requestFile, '--out', outFile, '--cold', cold ? '1' : '0', ...(field ? ['--field', field] : [])]);
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { startedAtMs: number; priority: string; opened: number; wallSeconds: number; cpuSeconds: number; lateP50Us: number; lateP99Us: number; lateMaxUs: number; reconnects: number; unanswered: number };
     const answers = (await readFile(outFile, 'utf8'))
       .split('\n')
       .filter(Boolean)
       .map((line): OpenLoopAnswer => {
-        const [due, late, latency, status, retryAfter, code, server] = line.split('\t');
+        const [due, late, latency, status, retryAfter, code, server, value] = line.split('\t');
         return {
           dueMs: Number(due) / 1000,
           lateMs: Number(late) / 1000,
@@ -84,6 +94,7 @@ export async function openLoop(url: string, rate: number, seconds: number, conne
           retryAfter: retryAfter === '1',
           ...(code !== '-' && { code }),
           ...(server !== '-' && { server }),
+          ...(value !== '-' && { field: value }),
         };
       });
     return {

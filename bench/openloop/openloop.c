@@ -14,12 +14,13 @@
 //
 // FILE of requests: one per line, "<bearer token>\t<JSON body>" (as bench/wrk/requests.lua takes them);
 // request i sends line i modulo their count. The out file has one line per request, in due order:
-//   due_us  late_us  latency_us  status  retry_after  code  server
+//   due_us  late_us  latency_us  status  retry_after  code  server  field
 // late_us: how late this generator tried to send it (its own lateness, not the pool's wait); latency_us:
 // from due to the response's last byte; status 0 on a connection error (code then names it); retry_after 1
 // when the response had the header; code and server: the first error's extensions.code and
-// extensions.server, "-" when none. On stdout, one JSON line: what was sent and answered, this process's
-// CPU seconds, and its lateness percentiles.
+// extensions.server, "-" when none; field: with --field NAME, the first string value of "NAME" in the
+// body (an id the answer carries), else "-". On stdout, one JSON line: what was sent and answered,
+// this process's CPU seconds, and its lateness percentiles.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,6 +68,7 @@ typedef struct {
   int retryAfter;
   char code[MAX_CODE];
   char server[MAX_CODE];
+  char field[MAX_CODE];
 } Result;
 
 static struct sockaddr_in address;
@@ -86,6 +88,8 @@ static double rate;
 static long reconnects, answered;
 /* --cold: no pool opened first; a connection is opened when a request finds none free, up to --connections. */
 static int cold, opened;
+/* --field NAME: the first string value of "NAME" in each answer's body, written as the last column. */
+static char fieldKey[64] = "";
 
 static void die(const char *what) {
   perror(what);
@@ -325,6 +329,7 @@ static void readable(Conn *c) {
     r->retryAfter = retryAfter;
     extract(body, bodyLen, "\"code\":\"", r->code);
     extract(body, bodyLen, "\"server\":\"", r->server);
+    if (*fieldKey) extract(body, bodyLen, fieldKey, r->field);
     answered++;
     c->request = -1;
     c->inLen = 0;
@@ -429,6 +434,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--requests")) requestFile = argv[i + 1];
     else if (!strcmp(argv[i], "--out")) outFile = argv[i + 1];
     else if (!strcmp(argv[i], "--cold")) cold = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--field")) snprintf(fieldKey, sizeof fieldKey, "\"%.58s\":\"", argv[i + 1]);
     else {
       fprintf(stderr, "openloop: unknown option %s\n", argv[i]);
       return 2;
@@ -538,8 +544,8 @@ int main(int argc, char **argv) {
       strcpy(r->server, "-");
     }
     late[i] = r->lateUs;
-    fprintf(out, "%lld\t%lld\t%lld\t%d\t%d\t%s\t%s\n", (long long)((dueNs(i) - startNs) / 1000), (long long)r->lateUs, (long long)r->latencyUs, r->status, r->retryAfter, r->code[0] ? r->code : "-",
-            r->server[0] ? r->server : "-");
+    fprintf(out, "%lld\t%lld\t%lld\t%d\t%d\t%s\t%s\t%s\n", (long long)((dueNs(i) - startNs) / 1000), (long long)r->lateUs, (long long)r->latencyUs, r->status, r->retryAfter, r->code[0] ? r->code : "-",
+            r->server[0] ? r->server : "-", r->field[0] ? r->field : "-");
   }
   fclose(out);
   qsort(late, (size_t)count, sizeof(int64_t), compare);
