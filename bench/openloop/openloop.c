@@ -293,6 +293,8 @@ static int parse(Conn *c, int *status, int *retryAfter, char **body, size_t *bod
 }
 
 static void readable(Conn *c) {
+  /* The server may answer and close at once (Connection: close): the answer counts, then the close. */
+  int eof = 0;
   for (;;) {
     if (c->inCap - c->inLen < 4096) {
       c->inCap = c->inCap ? c->inCap * 2 : 16384;
@@ -301,8 +303,8 @@ static void readable(Conn *c) {
     }
     ssize_t n = read(c->fd, c->in + c->inLen, c->inCap - c->inLen);
     if (n == 0) {
-      errno = 0;
-      return fail(c, "eof");
+      eof = 1;
+      break;
     }
     if (n < 0) {
       if (errno == EAGAIN) break;
@@ -310,19 +312,18 @@ static void readable(Conn *c) {
     }
     c->inLen += (size_t)n;
   }
-  int status, retryAfter, closes;
+  int status, retryAfter, closes = 0;
   char *body;
   size_t bodyLen;
-  int parsed = parse(c, &status, &retryAfter, &body, &bodyLen, &closes);
-  if (parsed == 0) return;
+  int parsed = c->inLen ? parse(c, &status, &retryAfter, &body, &bodyLen, &closes) : 0;
   if (parsed < 0) {
     errno = 0;
     return fail(c, "unparsable");
   }
-  if (c->state == WARMING) {
+  if (parsed > 0 && c->state == WARMING) {
     c->inLen = 0;
-    release(c);
-  } else if (c->state == BUSY) {
+    if (!eof && !closes) return release(c);
+  } else if (parsed > 0 && c->state == BUSY) {
     Result *r = &results[c->request];
     r->latencyUs = (nowNs() - dueNs(c->request)) / 1000;
     r->status = status;
@@ -333,12 +334,12 @@ static void readable(Conn *c) {
     answered++;
     c->request = -1;
     c->inLen = 0;
-    if (closes) {
-      errno = 0;
-      c->state = CLOSING;
-      return fail(c, "close");
-    }
-    release(c);
+    if (!eof && !closes) return release(c);
+    c->state = CLOSING;
+  }
+  if (eof || closes) {
+    errno = 0;
+    fail(c, eof ? "eof" : "close");
   }
 }
 
