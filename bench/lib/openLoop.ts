@@ -2,7 +2,7 @@
 // when its source is newer than the binary (kept under node_modules/.cache, never committed), run as a
 // process of its own, and its answers read back. See the C file for why not Node.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { WrkRequest } from './wrk.js';
@@ -52,7 +52,10 @@ export function openLoopBinary(): Promise<string> {
     const [src, bin] = await Promise.all([stat(source), stat(binary).catch(() => null)]);
     if (bin && bin.mtimeMs >= src.mtimeMs) return binary;
     await mkdir(path.dirname(binary), { recursive: true });
-    await run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', binary, source]);
+    // Built beside it and renamed into place: a run starting meanwhile never executes a half-written file.
+    const building = `${binary}.${process.pid}`;
+    await run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', building, source]);
+    await rename(building, binary);
     return binary;
   })());
 }
