@@ -3,7 +3,7 @@
 // capacity); then, on a new process as deployed, (2) unloaded: open loop at a fifth of the peak; (3)
 // overload: open loop at twice the peak. The open loops run bench/openloop/openloop.c, a generator in C
 // that times each request from when it was due (no coordinated omission), sends on time (real-time
-// priority; its own lateness is reported) and uses a tenth of a core at 2,500 requests/s. The service is
+// priority; its own lateness is reported) and uses about an eighth of a core at 2,400 requests/s. The service is
 // one process with all roles on the local Postgres, NATS and Redis (a fresh database, stream and prefix),
 // with its default admission limits unless COMMAND_* are set in the environment. Writes
 // bench/results/overload-<time>.json.
@@ -21,7 +21,7 @@ import { cpuSeconds, warmUp, wrk } from './lib/wrk.js';
 import { BenchEnv } from './lib/env.js';
 import { benchUser, items, tokenFor } from './lib/graphql.js';
 import { percentiles } from './lib/load.js';
-import { openLoop as generate, type OpenLoopAnswer } from './lib/openLoop.js';
+import { failureOf, openLoop as generate, type OpenLoopAnswer } from './lib/openLoop.js';
 
 const mutation = 'mutation Create($input: CreateOrderInput!) { createOrder(input: $input) { orderId } }';
 const seconds = Number(process.env.OVERLOAD_SECONDS ?? 20);
@@ -42,9 +42,10 @@ interface Answer {
 }
 
 function classify(answer: OpenLoopAnswer): Answer {
-  const { dueMs, lateMs, latencyMs, status, retryAfter, code, server } = answer;
-  const kind = code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED' ? 'refused' : !code && status === 200 ? 'admitted' : 'error';
-  return { dueMs, lateMs, latencyMs, status, retryAfter, kind, ...((code ?? (kind === 'error' ? `HTTP ${status}` : undefined)) !== undefined && { code: code ?? `HTTP ${status}` }), ...(server && { server }) };
+  const { dueMs, lateMs, latencyMs, status, retryAfter, server } = answer;
+  const code = failureOf(answer);
+  const kind = code === null ? 'admitted' : code === 'SERVICE_UNAVAILABLE' || code === 'RATE_LIMITED' ? 'refused' : 'error';
+  return { dueMs, lateMs, latencyMs, status, retryAfter, kind, ...(code !== null && { code }), ...(server && { server }) };
 }
 
 async function main() {

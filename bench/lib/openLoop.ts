@@ -1,11 +1,14 @@
 // The open-loop load generator in C (bench/openloop/openloop.c): built here with the machine's C compiler
 // when its source is newer than the binary (kept under node_modules/.cache, never committed), run as a
 // process of its own, and its answers read back. See the C file for why not Node.
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { WrkRequest } from './wrk.js';
+
+const run = promisify(execFile);
 
 const source = path.resolve('bench/openloop/openloop.c');
 const binary = path.resolve('node_modules/.cache/openloop/openloop');
@@ -75,14 +78,13 @@ export interface OpenLoopOptions {
 export async function openLoop(url: string, rate: number, seconds: number, { connections, requests, cold = false, field }: OpenLoopOptions): Promise<OpenLoopRun> {
   const bin = await openLoopBinary();
   const { hostname, port } = new URL(url);
-  const dir = path.join(tmpdir(), `openloop-${process.pid}-${Date.now()}`);
-  await mkdir(dir, { recursive: true });
+  const dir = await mkdtemp(path.join(tmpdir(), 'openloop-'));
   try {
     const requestFile = path.join(dir, 'requests');
     const outFile = path.join(dir, 'answers');
     await writeFile(requestFile, `${requests.map(({ token, body }) => `${token ?? ''}\t${body}`).join('\n')}\n`);
     const host = hostname === 'localhost' ? '127.0.0.1' : hostname;
-    const stdout = await run(bin, ['--host', host, '--port', port, '--rate', String(rate), '--seconds', String(seconds), '--connections', String(connections), '--requests', requestFile, '--out', outFile, '--cold', cold ? '1' : '0', ...(field ? ['--field', field] : [])]);
+    const { stdout } = await run(bin, ['--host', host, '--port', port, '--rate', String(rate), '--seconds', String(seconds), '--connections', String(connections), '--requests', requestFile, '--out', outFile, '--cold', cold ? '1' : '0', ...(field ? ['--field', field] : [])]);
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { startedAtMs: number; priority: string; opened: number; wallSeconds: number; cpuSeconds: number; lateP50Us: number; lateP99Us: number; lateMaxUs: number; reconnects: number; unanswered: number };
     const answers = (await readFile(outFile, 'utf8'))
       .split('\n')
@@ -115,14 +117,7 @@ export async function openLoop(url: string, rate: number, seconds: number, { con
   }
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited with ${code}: ${stderr.trim()}`))));
-  });
+/** Why an answer is not a clean HTTP 200 without errors: its error code, or its status; null when it is. */
+export function failureOf(answer: OpenLoopAnswer): string | null {
+  return answer.code ?? (answer.status === 200 ? null : `HTTP ${answer.status}`);
 }

@@ -1,6 +1,6 @@
 // How old is what a client sees? createOrder arrives at a fixed rate (open loop from the generator in C,
-// latency from each request's intended send time) at 25 % and 50 % of the peak measured by the commands scenario, while
-// each user holds one `myOrdersUpdated` subscription. For every command:
+// latency from each request's intended send time) at 25 % and 50 % of the peak measured by the commands
+// scenario, while each user holds one `myOrdersUpdated` subscription. For every command:
 // - response: createOrder's answer time, from when it was due to be sent;
 // - commit → document: `freshness.lagMs` of the pushed update (projectedAt − eventAt);
 // - commit → subscriber: the moment the client received the update minus `freshness.eventAt`.
@@ -9,7 +9,7 @@
 import type { Client } from 'graphql-ws';
 import { benchUser, GraphQLHttp, items, tokenFor, wsClient } from '../lib/graphql.js';
 import { percentiles, spread } from '../lib/load.js';
-import { openLoop as generate } from '../lib/openLoop.js';
+import { failureOf, openLoop as generate } from '../lib/openLoop.js';
 import { errorNote, type Row } from '../lib/results.js';
 import { Deliveries } from '../lib/subscriptions.js';
 import type { Deployment } from '../lib/env.js';
@@ -107,19 +107,23 @@ async function measure(deployment: Deployment, rate: number, seconds: number): P
     // one only receives the updates, so its clock readings are not delayed by sending.
     const body = JSON.stringify({ query: create, variables: { input: { items } } });
     const run = await generate(deployment.commandUrl, rate, seconds, { connections: 64, requests: subscription.tokens.map((token) => ({ token, body })), field: 'orderId' });
-    const created = run.answers.filter((answer) => answer.status === 200 && !answer.code && answer.field);
-    if (created.length === 0) throw new Error(`every createOrder failed (first: ${run.answers[0]?.code ?? `HTTP ${run.answers[0]?.status}`})`);
-    for (const { field: id } of created) {
-      const arrived = early.get(id!);
-      if (arrived) early.delete(id!), record(arrived);
-      else answered.add(id!);
+    const created: string[] = [];
+    const response: number[] = [];
+    const failures: string[] = [];
+    for (const answer of run.answers) {
+      const failure = failureOf(answer) ?? (answer.field ? null : 'no orderId');
+      if (failure) failures.push(failure);
+      else created.push(answer.field!), response.push(answer.latencyMs);
+    }
+    if (created.length === 0) throw new Error(`every createOrder failed (first: ${failures[0]})`);
+    for (const id of created) {
+      const arrived = early.get(id);
+      if (arrived) early.delete(id), record(arrived);
+      else answered.add(id);
     }
     await deliveries.until(created.length, 30_000);
     const level = `${Math.round(rate)}/s`;
-    const good = new Set(created);
-    const failed = run.answers.filter((answer) => !good.has(answer));
-    const outcome = { samples: created.length, errors: failed.length, firstError: failed[0] ? (failed[0].code ?? `HTTP ${failed[0].status}`) : null };
-    const response = created.map((answer) => answer.latencyMs);
+    const outcome = { samples: created.length, errors: failures.length, firstError: failures[0] ?? null };
     return { rate, response, document, subscriber, push, wire, generatorCpu: run.generatorCores, notes: errorNote('createOrder', level, outcome) };
   } finally {
     http.close();
