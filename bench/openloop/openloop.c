@@ -471,7 +471,7 @@ int main(int argc, char **argv) {
   /*
    * On time whatever else the machine runs: real-time priority where allowed (root), else the highest
    * nice. It sleeps in epoll_wait between sends, so it takes the CPU only for the moments it works (a
-   * tenth of a core at 2,500 requests/s), and the service, on the same cores, is not starved.
+   * eighth of a core at 2,400 requests/s), and the service, on the same cores, is not starved.
    */
   const char *priority = "normal";
   struct sched_param realtime = {.sched_priority = 10};
