@@ -98,6 +98,16 @@ export class RateGovernor {
     return 1 - this.pass;
   }
 
+  /**
+   * While it governs, the latency it holds commands to (tolerance × baseline), in ms; undefined while it
+   * does not. The admission refuses a queued command that waited longer (src/commands/admission.ts).
+   */
+  get targetMs(): number | undefined {
+    if (this.rate === Infinity || this.options.tolerance <= 0) return undefined;
+    const baseline = this.baselineMs;
+    return baseline === undefined ? undefined : this.options.tolerance * baseline;
+  }
+
   get baselineMs(): number | undefined {
     return this.p90s.length ? Math.min(...this.p90s.map((m) => m.ms)) : undefined;
   }
@@ -122,6 +132,15 @@ export class RateGovernor {
     this.refusedInWindow++;
     this.lastRefusalAt = now;
     return false;
+  }
+
+  /**
+   * The admission refused a command for another reason (its queue full, a wait too long): the load still
+   * exceeds what is admitted, so the governor must not let go. Without it, an overload refused only by the
+   * queue for two seconds made it let go, admit everything for a window, and cut again (a 30-80 ms spike).
+   */
+  noteRefusal(): void {
+    if (this.rate !== Infinity) this.lastRefusalAt = this.now();
   }
 
   /** A request reached the HTTP server (counted before parsing, so the share it sheds can follow arrivals). */
@@ -195,7 +214,13 @@ export class RateGovernor {
     }
     if (this.rate === Infinity) return;
     // Latency is fine: raise a rate that is in use (what was admitted is near it, or some were refused).
-    if (this.refusedInWindow > 0 || admittedPerSecond >= 0.75 * this.rate) this.rate *= 1.03;
+    const inUse = this.refusedInWindow > 0 || admittedPerSecond >= 0.75 * this.rate;
+    if (inUse) this.rate *= 1.03;
+    // A rate in use while the HTTP server refuses before parsing on the governor's behalf is an overload
+    // that goes on, though the admission may see no refusal at all (what the server lets through can fall
+    // just under the rate for seconds): letting go then admitted everything for a window, and the cut
+    // after it came 30-80 ms late (bench:overload, 2026-12-01 04:20).
+    if (inUse && this.pass < 1) this.lastRefusalAt = now;
     if (now - this.lastRefusalAt > 2000) {
       this.rate = Infinity; // the load is gone: let go
       this.pass = 1;

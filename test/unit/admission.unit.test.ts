@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/commands/admission.js';
+import { RateGovernor } from '../../src/commands/rateGovernor.js';
 import { ServiceUnavailableError } from '../../src/domain/errors.js';
 
 /** A task that runs until released, to hold a slot. */
@@ -91,13 +92,48 @@ describe('when the queue stands', () => {
     const admission = new Admission({ maxInFlight: 1, maxQueued: 2, queueTimeoutMs: 60_000, queueTargetMs: 5, standingMs: 10 });
     const first = held();
     const running = admission.run(first.task);
-    const queued = [admission.run(async () => {}), admission.run(async () => {})].map((p) => p.catch(() => 'refused'));
-    expect(admission.saturated(3)).toBe(false); // the queue is young: a burst, not an overload
+    const queued = [admission.run(async () => {})].map((p) => p.catch(() => 'refused'));
+    expect(admission.saturated(3)).toBe(false); // the queue is young and has room: a burst, not an overload
+    queued.push(admission.run(async () => {}).catch(() => 'refused'));
+    expect(admission.saturated(3)).toBe(true); // full: a command arriving now would be refused after its parse
+    expect(admission.saturated(2)).toBe(false); // fewer than in flight plus queued
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(admission.saturated(2)).toBe(false); // fewer than in flight plus queued
     expect(admission.saturated(3)).toBe(true);
     first.release();
     await Promise.all([running, ...queued]);
     expect(admission.saturated(100)).toBe(false); // the queue emptied: nothing stands
+  });
+});
+
+describe('while the rate governor holds a rate', () => {
+  /** A governor on a clock the test moves, cut by an overload: it governs, at 3 × its 3 ms baseline. */
+  function governing() {
+    const clock = { now: 0 };
+    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, now: () => clock.now });
+    for (; clock.now < 2_000; clock.now += 5) if (governor.admit()) governor.record(3);
+    for (const end = clock.now + 300; clock.now < end; clock.now += 1) if (governor.admit()) governor.record(30);
+    return { governor, clock };
+  }
+
+  it('treats its queue as standing at once: newest first, and a wait past the latency it holds to is refused', async () => {
+    const { governor, clock } = governing();
+    expect(governor.targetMs).toBe(9);
+    // The queue would stand only after a minute: what makes it stand here is the governor.
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 10, queueTimeoutMs: 60_000, queueTargetMs: 25, standingMs: 60_000 }, governor);
+    const step = () => (clock.now += 200); // a token for each command
+    step();
+    const first = held();
+    const running = admission.run(first.task);
+    const order: string[] = [];
+    step();
+    const old = admission.run(async () => void order.push('old')).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 30)); // past the 9 ms it holds commands to, short of the queue target
+    step();
+    const fresh = admission.run(async () => void order.push('fresh'));
+    first.release();
+    await Promise.all([running, fresh]);
+    expect(await old).toBeInstanceOf(ServiceUnavailableError);
+    expect(order).toEqual(['fresh']);
   });
 });

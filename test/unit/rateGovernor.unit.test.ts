@@ -133,6 +133,40 @@ describe('the rate governor of the command admission', () => {
     expect(offer(500, 1_000, 3).refused).toBe(0);
   });
 
+  it('does not let go while the HTTP server still refuses before parsing on its behalf', () => {
+    const { governor, clock } = calmGovernor();
+    for (const end = clock.now + 300; clock.now < end; clock.now += 1) if (governor.admit(16)) governor.record(30); // an onset: cut
+    const limit = governor.limit;
+    expect(limit).toBeLessThan(Infinity);
+    // 5,000 a second still arrive; the server lets through a bit less than the rate, so the admission
+    // itself refuses nothing for three seconds, and latency is back at the baseline.
+    let credit = 0;
+    for (const end = clock.now + 3_000; clock.now < end; clock.now += 1) {
+      for (let i = 0; i < 5; i++) governor.noteArrival();
+      credit += (0.9 * governor.limit) / 1000;
+      if (credit >= 1 && governor.admit(1)) {
+        credit -= 1;
+        governor.record(3);
+      }
+    }
+    expect(governor.shedShare).toBeGreaterThan(0.5);
+    expect(governor.limit).toBeLessThan(Infinity);
+  });
+
+  it('does not let go while the admission refuses commands for its queue', () => {
+    const { governor, clock } = calmGovernor();
+    for (const end = clock.now + 300; clock.now < end; clock.now += 1) if (governor.admit(16)) governor.record(30); // an onset: cut
+    // Under the rate, with no arrivals counted by a server, but the queue refusing every 100 ms.
+    for (const end = clock.now + 3_000; clock.now < end; clock.now += 10) {
+      if (governor.admit(1)) governor.record(3);
+      if (clock.now % 100 === 0) governor.noteRefusal();
+    }
+    expect(governor.limit).toBeLessThan(Infinity);
+    // Once neither refuses, it lets go as before.
+    for (const end = clock.now + 3_000; clock.now < end; clock.now += 10) if (governor.admit(1)) governor.record(3);
+    expect(governor.limit).toBe(Infinity);
+  });
+
   it('settles where latency meets the tolerance, and measures the baseline again during a long overload', () => {
     const { governor, offer } = governed({ probeEveryMs: 10_000 });
     // A machine that takes 3 ms a command up to 150 a second, and 1 ms more for every 60 a second past it.
