@@ -107,10 +107,10 @@ describe('when the queue stands', () => {
 });
 
 describe('while the rate governor holds a rate', () => {
-  /** A governor on a clock the test moves, cut by an overload: it governs, at 3 × its 3 ms baseline. */
+  /** A governor on a clock the test moves, cut by an overload: it governs, at 5 × its 3 ms baseline. */
   function governing() {
     const clock = { now: 0 };
-    const governor = new RateGovernor({ tolerance: 3, windowMs: 250, now: () => clock.now });
+    const governor = new RateGovernor({ tolerance: 5, windowMs: 250, now: () => clock.now });
     for (; clock.now < 2_000; clock.now += 5) if (governor.admit()) governor.record(3);
     for (const end = clock.now + 300; clock.now < end; clock.now += 1) if (governor.admit()) governor.record(30);
     return { governor, clock };
@@ -118,9 +118,9 @@ describe('while the rate governor holds a rate', () => {
 
   it('treats its queue as standing at once: newest first, and a wait past the latency it holds to is refused', async () => {
     const { governor, clock } = governing();
-    expect(governor.targetMs).toBe(9);
+    expect(governor.targetMs).toBe(15);
     // The queue would stand only after a minute: what makes it stand here is the governor.
-    const admission = new Admission({ maxInFlight: 1, maxQueued: 10, queueTimeoutMs: 60_000, queueTargetMs: 25, standingMs: 60_000 }, governor);
+    const admission = new Admission({ maxInFlight: 1, maxQueued: 10, queueTimeoutMs: 60_000, queueTargetMs: 500, standingMs: 60_000 }, governor);
     const step = () => (clock.now += 200); // a token for each command
     step();
     const first = held();
@@ -128,7 +128,7 @@ describe('while the rate governor holds a rate', () => {
     const order: string[] = [];
     step();
     const old = admission.run(async () => void order.push('old')).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 30)); // past the 9 ms it holds commands to, short of the queue target
+    await new Promise((resolve) => setTimeout(resolve, 60)); // past the 15 ms it holds commands to, short of the queue target
     step();
     const fresh = admission.run(async () => void order.push('fresh'));
     first.release();
