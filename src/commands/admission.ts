@@ -101,7 +101,7 @@ export class Admission implements Pressure {
    * Requests beyond what this admission can hold, in flight and queued, would only be parsed to be
    * refused: the HTTP server refuses them before parsing while the queue is full (a command arriving now
    * would be refused 'full' after its parse) or stands (an overload, not a burst). Without the first,
-   * the first 100 ms of an overload parsed every request, and the event loop stalled 40-130 ms on them.
+   * every request of an overload's first 100 ms was parsed, even those the full queue then refused.
    */
   saturated(outstanding: number, now = performance.now()): boolean {
     return outstanding >= this.limits.maxInFlight + this.limits.maxQueued && (this.waiting.length >= this.limits.maxQueued || this.standing(now));
@@ -110,8 +110,8 @@ export class Admission implements Pressure {
   /**
    * A queue stands when it has not emptied for `standingMs`, or at once while the rate governor holds a
    * rate: it has judged this an overload, so the queue it finds is not a burst to wait out. Without that,
-   * the 16 + 64 commands let in during an overload's first 50 ms all waited their turn, 55-76 ms, while
-   * the governor was already refusing what came after them.
+   * the commands queued in an overload's first 50 ms drained in order (55-76 ms in one run) while the
+   * governor was already refusing what came after them.
    */
   private standing(now: number): boolean {
     const { queueTargetMs = 0, standingMs = 100 } = this.limits;
