@@ -20,8 +20,8 @@ export const POOL_SIZE = 10;
  * commands that arrive first: in bench:overload, the commands admitted in the first 100 ms of the step had
  * a p99 of 197-255 ms with the pool shrinking, 78-84 ms without (bench/RESULTS.md#overload).
  */
-export function createPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 1500, max: POOL_SIZE, min: POOL_SIZE });
+export function createPool(url: string, { idleTimeoutMillis }: Pick<pg.PoolConfig, 'idleTimeoutMillis'> = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 1500, max: POOL_SIZE, min: POOL_SIZE, ...(idleTimeoutMillis !== undefined && { idleTimeoutMillis }) });
   pool.on('error', () => {}); // an idle connection that broke is dropped by the pool; queries report their own errors
   return pool;
 }
