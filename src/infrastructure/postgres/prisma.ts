@@ -18,7 +18,7 @@ export const POOL_SIZE = 10;
  * otherwise closes what was idle for 10 s, so a lighter minute shrinks the pool, and the next step of load
  * pays for new connections (a Postgres backend forked each, every named statement prepared again) on the
  * commands that arrive first: in bench:overload, the commands admitted in the first 100 ms of the step had
- * a p99 of 197-255 ms with the pool shrinking, 78-84 ms without (bench/RESULTS.md#overload).
+ * a p99 of 197-255 ms with the pool shrinking, 61-106 ms without (bench/RESULTS.md#overload).
  */
 export function createPool(url: string, { idleTimeoutMillis }: Pick<pg.PoolConfig, 'idleTimeoutMillis'> = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 1500, max: POOL_SIZE, min: POOL_SIZE, ...(idleTimeoutMillis !== undefined && { idleTimeoutMillis }) });
