@@ -109,6 +109,15 @@ export class BenchEnv {
   }
 
   /**
+   * For a probe of one process with `role` (a comma list, or `all`): the roles it leaves out, in a helper
+   * process, so that the pipeline still runs; null for `all`.
+   */
+  async startHelperFor(role: string): Promise<SpawnedServer | null> {
+    if (role === 'all') return null;
+    return this.startService([], { ROLE: ['command', 'query', 'relay', 'projector'].filter((one) => !role.split(',').includes(one)).join(',') });
+  }
+
+  /**
    * The service as deployed: `all` is the shared one-process service; `split` starts a command, a query
    * and a worker (relay + projector) process of its own, stopped with `stopDeployment`.
    */

@@ -20,7 +20,7 @@ const { values } = parseArgs({
 const env = await BenchEnv.create();
 try {
   const role = values.role;
-  const helper = role === 'all' ? null : await env.startService([], { ROLE: ['command', 'query', 'relay', 'projector'].filter((r) => !role.split(',').includes(r)).join(',') });
+  const helper = await env.startHelperFor(role);
   const service = await env.startService([], { ROLE: role });
   const body = JSON.stringify({ query: createOrderMutation, variables: { input: { items } } });
   const requests = await Promise.all(Array.from({ length: 64 }, async (_, i) => ({ token: await tokenFor(benchUser(i)), body })));

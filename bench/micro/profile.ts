@@ -16,7 +16,7 @@ const connections = Number(values.connections);
 const env = await BenchEnv.create();
 try {
   // --role command (say) profiles that process alone; the other roles then run in a helper process.
-  const helper = values.role === 'all' ? null : await env.startService([], { ROLE: ['command', 'query', 'relay', 'projector'].filter((role) => !values.role.split(',').includes(role)).join(',') });
+  const helper = await env.startHelperFor(values.role);
   const service = await env.startService(['--cpu-prof', `--cpu-prof-dir=${values.dir}`], { ROLE: values.role });
   const serves = (role: string) => values.role === 'all' || values.role.split(',').includes(role);
   const deployment = { topology: 'all' as const, commandUrl: serves('command') ? service.url : helper!.url, queryUrl: serves('query') ? service.url : helper!.url, servers: [service] };

@@ -57,15 +57,11 @@ export class Admission implements Pressure {
   private shed = 0;
   private shedAt = performance.now();
 
-  private readonly governor: RateGovernor;
-
   constructor(
     private readonly limits: AdmissionLimits,
     // The governor starts only once every slot was busy at once: an overload of this process.
-    governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: limits.maxInFlight }),
-  ) {
-    this.governor = governor;
-  }
+    private readonly governor = new RateGovernor({ tolerance: limits.latencyTolerance ?? 0, minConcurrency: limits.maxInFlight }),
+  ) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (!this.governor.admit(this.inFlight + this.waiting.length + 1)) throw this.refuse('rate');
