@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RedisReadStore } from '../../src/infrastructure/redis/redisReadStore.js';
 import { orderDoc, readStoreContract } from '../contracts/readStore.contract.js';
 import { indexAdd } from '../readIndex.js';
@@ -60,6 +60,28 @@ describe('Redis read store', () => {
       } finally {
         await store.close();
         await redis.quit();
+      }
+    });
+  });
+
+  describe('when reads are asked in one turn of the event loop', () => {
+    it('sends them to Redis in one write and answers each with its own document', async () => {
+      const store = await connectedStore();
+      try {
+        const ids = Array.from({ length: 20 }, () => uniqueName('order'));
+        for (const [i, id] of ids.entries()) await store.apply('orders', id, 0, orderDoc(1, { n: i }), {});
+        await store.get('orders', ids[0]!); // the namespace cached: every read below asks Redis once
+        const socket = (store as unknown as { redis: Redis }).redis.stream;
+        const single = vi.spyOn(socket, '_write');
+        const batched = vi.spyOn(socket, '_writev');
+        const docs = await Promise.all(ids.map((id) => store.get<{ n: number }>('orders', id)));
+        expect(docs.map((doc) => doc?.data.n)).toEqual(ids.map((_, i) => i));
+        // Uncorked, each HGETALL was a write (a system call) of its own.
+        expect(single).not.toHaveBeenCalled();
+        expect(batched).toHaveBeenCalledTimes(1);
+        expect(batched.mock.calls[0]![0]).toHaveLength(ids.length);
+      } finally {
+        await store.close();
       }
     });
   });

@@ -3,7 +3,7 @@ import { Cluster, type Redis } from 'ioredis';
 import type { Counters, DocHead, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { collectionOf, docHead, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
 import { createHash } from 'node:crypto';
-import { connectRedis, isCluster, masterConnection, type RedisClient, type RedisTarget } from './connection.js';
+import { connectRedis, isCluster, masterConnection, writeAtTurnEnd, type RedisClient, type RedisTarget } from './connection.js';
 import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, HEADS, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
 type ScriptedRedis = RedisClient & {
@@ -104,6 +104,7 @@ export class RedisReadStore implements ReadStore {
 
   async get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null> {
     const key = await this.docKey(collection, id);
+    writeAtTurnEnd(this.redis);
     const hash = await this.redis.hgetall(key);
     // A cluster write interrupted between its steps (its writer gone for a while): complete its effects.
     if (hash.pending && Date.now() - Date.parse(hash.projectedAt ?? '') > ABANDONED_PENDING_MS)
@@ -117,6 +118,7 @@ export class RedisReadStore implements ReadStore {
     const base = await this.base(collection);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.doc(base, collection, id));
+    writeAtTurnEnd(this.redis);
     const replies = await pipeline.exec();
     if (!replies) throw new Error('Redis discarded the getMany pipeline');
     return replies.map(([error, hash]) => {
@@ -334,6 +336,7 @@ export class RedisReadStore implements ReadStore {
     const low = minScore === undefined ? '-inf' : String(minScore);
     const high = maxScore === undefined ? '+inf' : String(maxScore);
     const count = limit === undefined ? -1 : limit;
+    writeAtTurnEnd(this.redis);
     const reply = reverse
       ? await this.redis.zrange(key, high, low, 'BYSCORE', 'REV', 'LIMIT', offset, count, 'WITHSCORES')
       : await this.redis.zrange(key, low, high, 'BYSCORE', 'LIMIT', offset, count, 'WITHSCORES');
@@ -341,11 +344,15 @@ export class RedisReadStore implements ReadStore {
   }
 
   async indexCount(index: string): Promise<number> {
-    return this.redis.zcard(await this.indexKey(index));
+    const key = await this.indexKey(index);
+    writeAtTurnEnd(this.redis);
+    return this.redis.zcard(key);
   }
 
   async counters(collection: string): Promise<Counters> {
-    const hash = await this.redis.hgetall(this.keys.counters(await this.base(collection), collection));
+    const key = this.keys.counters(await this.base(collection), collection);
+    writeAtTurnEnd(this.redis);
+    const hash = await this.redis.hgetall(key);
     const values: Record<string, number> = {};
     for (const [name, value] of Object.entries(hash)) if (!name.startsWith('$')) values[name] = Number(value);
     return {
