@@ -63,12 +63,11 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions = {}):
  * call of its own, and its reply a read; corked, the commands of a turn leave together and Redis answers
  * them together. It adds no timer and no wait past the current turn: with one request in the turn it is
  * written when that request's callback returns. The read store's reads use it (queries, a subscription's
- * document, a projector's read of a document it does not hold); its writes do not cork it, though one asked
- * in a turn that a read corked leaves with that read. `npm run bench -- reads`
- * on 2026-12-01: the service's CPU per `order(id)` fell from 0.13-0.15 to 0.11-0.13 ms at 8-64 connections
- * in the default deployment, from 0.118 to 0.089-0.101 ms in the split one's query process, with none of
- * the freshness figures changed past their spread (docs/performance.md). On a cluster (a socket per node)
- * it does nothing.
+ * document, a projector's read of a document it does not hold); its writes do not cork it, though one
+ * asked in a turn that a read corked leaves with that read. `npm run bench -- reads` on 2026-12-01: the
+ * service's CPU per `order(id)` fell from 0.13-0.15 to 0.11-0.13 ms at 8-64 connections in the default
+ * deployment, from 0.118 to 0.089-0.101 ms in the split one's query process, with none of the freshness
+ * figures changed past their spread (docs/performance.md). On a cluster (a socket per node) it does nothing.
  */
 export function writeAtTurnEnd(redis: RedisClient): void {
   if (redis instanceof Cluster || redis.status !== 'ready') return;
