@@ -129,6 +129,12 @@ export const metrics = {
     labelNames: ['outcome'] as const,
     registers: [registry],
   }),
+  readCache: new Counter({
+    name: 'orders_read_cache_total',
+    help: 'Document reads of queries by where they were answered: hit (this process\'s near cache), miss (Redis; kept if safe), untracked (Redis; tracking not set up yet)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
   rateLimited: new Counter({
     name: 'orders_rate_limited_total',
     help: 'Requests refused with RATE_LIMITED',

@@ -224,9 +224,19 @@ export interface DocWrite<T> {
 /** A document's place in its stream, without the document. */
 export type DocHead = Pick<VersionedDoc, 'version' | 'eventId'>;
 
+/** How a read may be answered. */
+export interface GetOptions {
+  /**
+   * A query's read: it may be answered from this process's near cache (documents it read before, dropped
+   * the moment Redis reports them changed) when that holds a version of at least this. Writers, repairs and
+   * subscriptions never pass it: they read the store itself. Stores without a near cache ignore it.
+   */
+  cachedFrom?: number;
+}
+
 /** Read-model documents, written only by compare-and-set on their version, together with their effects. */
 export interface DocumentStore {
-  get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null>;
+  get<T>(collection: string, id: string, options?: GetOptions): Promise<VersionedDoc<T> | null>;
   /** One entry per id, in the order asked: the document, or null where there is none. */
   getMany<T>(collection: string, ids: readonly string[]): Promise<(VersionedDoc<T> | null)[]>;
   /**

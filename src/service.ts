@@ -18,6 +18,7 @@ import { MemoryReceipts } from './infrastructure/receipts/memoryReceipts.js';
 import { RedisReceipts } from './infrastructure/receipts/redisReceipts.js';
 import { RedisChangeFeed } from './infrastructure/redis/redisChangeFeed.js';
 import { RedisReadStore } from './infrastructure/redis/redisReadStore.js';
+import { orderDetailsCollection } from './readModels/orderDetails/keys.js';
 import { guarded } from './infrastructure/unavailable.js';
 import { LoadShedder } from './loadShedding.js';
 import type { EventStore } from './ports.js';
@@ -123,7 +124,14 @@ function portsOf(config: Config, log: Logger, lifecycle: Lifecycle) {
       return bus;
     }),
     reads: once(async () => {
-      const readStore = config.redis ? new RedisReadStore({ url: config.redis, prefix: config.REDIS_PREFIX }) : new MemoryReadStore();
+      const readStore = config.redis
+        ? new RedisReadStore({
+            url: config.redis,
+            prefix: config.REDIS_PREFIX,
+            nearCacheEntries: config.READ_CACHE_ENTRIES,
+            onError: (error) => log.warn({ err: error }, 'near cache: Redis tracking not set up; reads go to Redis'),
+          })
+        : new MemoryReadStore();
       const feed = traced.feed(config.redis ? new RedisChangeFeed({ url: config.redis, prefix: config.REDIS_PREFIX }) : new MemoryChangeFeed());
       lifecycle.onStop(() => readStore.close());
       lifecycle.onStop(() => feed.close());
@@ -212,6 +220,9 @@ async function queryServices(config: Config, log: Logger, ports: Ports, lifecycl
           lifecycle.onStop(() => store.close());
           return store;
         }));
+  // Tracking starts with the role, not at the first read (which would otherwise ask for it): its cost is
+  // there from the start. Not awaited: a Redis away at start delays nothing.
+  if (readStore instanceof RedisReadStore) void readStore.trackReads(orderDetailsCollection).catch(() => {});
   const waiter = new VersionWaiter(feed);
   await waiter.start((error) => log.warn({ err: error }, 'change feed unreachable; retrying'));
   lifecycle.onStop(() => waiter.stop());

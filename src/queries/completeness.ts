@@ -56,10 +56,10 @@ export function withCompleteness<S extends DocumentStore & Pick<ReadCoordination
     await entry.pending;
   };
 
-  const get: DocumentStore['get'] = async (collection, id) => {
+  const get: DocumentStore['get'] = async (collection, id, options) => {
     const projection = byCollection.get(collection);
     if (projection && !state.get(collection)?.seenComplete) await learn(projection);
-    const doc = await readStore.get(collection, id);
+    const doc = await readStore.get(collection, id, options);
     if (doc !== null || !projection) return doc as never;
     return missing(projection);
   };

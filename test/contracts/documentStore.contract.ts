@@ -133,5 +133,29 @@ export function documentStoreContract(name: string, make: () => Promise<{ store:
       });
     });
 
+    describe("when a query reads (cachedFrom: a near cache, where the store has one, may answer)", () => {
+      it('answers null for a missing document and the document once written', async () => {
+        expect(await store.get(collection, id, { cachedFrom: 0 })).toBeNull();
+        await store.apply(collection, id, 0, orderDoc(1), {});
+        // Not kept while missing: the document is read at once.
+        expect((await store.get(collection, id, { cachedFrom: 0 }))?.version).toBe(1);
+      });
+
+      it('answers at once with at least the version asked for, whatever it read before', async () => {
+        await store.apply(collection, id, 0, orderDoc(1), {});
+        for (let i = 0; i < 3; i++) expect((await store.get(collection, id, { cachedFrom: 0 }))?.version).toBe(1);
+        await store.apply(collection, id, 1, orderDoc(2), {});
+        expect(await store.get(collection, id, { cachedFrom: 2 })).toEqual(await store.get(collection, id));
+      });
+
+      it('answers a later write within a second, and never an older version after that', async () => {
+        await store.apply(collection, id, 0, orderDoc(1), {});
+        expect((await store.get(collection, id, { cachedFrom: 0 }))?.version).toBe(1);
+        await store.apply(collection, id, 1, orderDoc(2), {});
+        const deadline = Date.now() + 1000;
+        while ((await store.get(collection, id, { cachedFrom: 0 }))?.version !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 5; i++) expect((await store.get(collection, id, { cachedFrom: 0 }))?.version).toBe(2);
+      });
+    });
   });
 }

@@ -22,6 +22,14 @@ describe('when REDIS_CLUSTER_URLS names the seed nodes', () => {
   });
 });
 
+describe('when READ_CACHE_ENTRIES sizes the near cache', () => {
+  it('keeps 10,000 documents unless told, none with 0, and refuses a negative size', () => {
+    expect(loadConfig({}).READ_CACHE_ENTRIES).toBe(10_000);
+    expect(loadConfig({ READ_CACHE_ENTRIES: '0' }).READ_CACHE_ENTRIES).toBe(0);
+    expect(() => loadConfig({ READ_CACHE_ENTRIES: '-1' })).toThrow(ConfigError);
+  });
+});
+
 describe('given the slot groups of indexes', () => {
   it('keeps an owner\'s indexes together and everything else with the collection', () => {
     expect(slotGroupOf('userOrder:user:alice')).toBe('userOrder:user:alice');

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, type Redis } from 'ioredis';
-import type { Counters, DocHead, DocWrite, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
+import type { Counters, DocHead, DocWrite, GetOptions, IndexRangeOptions, ReadNamespaces, ReadStore, VersionedDoc, WriteEffects } from '../../ports.js';
 import { collectionOf, docHead, ROOT_NAMESPACE, slotGroupOf } from '../readStoreLayout.js';
 import { createHash } from 'node:crypto';
 import { connectRedis, isCluster, masterConnection, writeAtTurnEnd, type RedisClient, type RedisTarget } from './connection.js';
+import { NearCache } from './nearCache.js';
 import { APPLY, APPLY_DOC, APPLY_GROUP, CHECK_NAMESPACE, CLEAR_PENDING, COUNTER_META, HEADS, LEASE, RAISE_CHECKPOINT, RELEASE } from './scripts.js';
 
 type ScriptedRedis = RedisClient & {
@@ -44,6 +45,13 @@ export interface RedisReadStoreOptions {
   url: RedisTarget;
   /** Namespace of every key, so tests and deployments never touch each other's documents. */
   prefix?: string;
+  /**
+   * Documents a query process keeps in memory (`READ_CACHE_ENTRIES`; 0 or absent: none), served to reads
+   * that ask for it (`GetOptions.cachedFrom`) while Redis tracks them for this process (nearCache.ts). One server only.
+   */
+  nearCacheEntries?: number;
+  /** Told when the near cache could not set up its tracking. */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -68,8 +76,10 @@ export class RedisReadStore implements ReadStore {
   private readonly pinnedTo: string | undefined;
   private readonly owned: boolean;
   private readonly activeCache = new Map<string, { ns: string; at: number }>();
+  /** Documents queries read, kept while Redis tracks them (undefined: off, or on a cluster). */
+  readonly near: NearCache | undefined;
 
-  constructor({ url, prefix = 'cqrs' }: RedisReadStoreOptions, shared?: { redis: ScriptedRedis; pinned: string }) {
+  constructor({ url, prefix = 'cqrs', nearCacheEntries = 0, onError }: RedisReadStoreOptions, shared?: { redis: ScriptedRedis; pinned: string }) {
     this.prefix = prefix;
     this.pinnedTo = shared?.pinned;
     this.owned = !shared;
@@ -100,10 +110,26 @@ export class RedisReadStore implements ReadStore {
     // Every command rejects by itself while Redis is away; the connection's own errors would only repeat it.
     if (!shared) this.redis.on('error', () => {});
     this.namespaces = this.namespaceOps(url);
+    // Tracking prefixes and a subscribed connection per node are a cluster's own matter: not there.
+    if (!shared && !isCluster(url) && nearCacheEntries > 0) this.near = new NearCache({ url, maxEntries: nearCacheEntries, ...(onError ? { onError } : {}) });
   }
 
-  async get<T>(collection: string, id: string): Promise<VersionedDoc<T> | null> {
-    const key = await this.docKey(collection, id);
+  async get<T>(collection: string, id: string, options?: GetOptions): Promise<VersionedDoc<T> | null> {
+    if (this.near && options?.cachedFrom !== undefined) {
+      const base = await this.base(collection);
+      const prefix = this.keys.doc(base, collection, '');
+      const key = prefix + id;
+      return this.near.read(key, prefix, options.cachedFrom, () => this.getKey<T>(key));
+    }
+    return this.getKey<T>(await this.docKey(collection, id));
+  }
+
+  /** Has the near cache track the collection's documents now, rather than at its first read. */
+  async trackReads(collection: string): Promise<void> {
+    if (this.near) this.near.want(this.keys.doc(await this.base(collection), collection, ''));
+  }
+
+  private async getKey<T>(key: string): Promise<VersionedDoc<T> | null> {
     writeAtTurnEnd(this.redis);
     const hash = await this.redis.hgetall(key);
     // A cluster write interrupted between its steps (its writer gone for a while): complete its effects.
@@ -397,6 +423,7 @@ export class RedisReadStore implements ReadStore {
   }
 
   async close(): Promise<void> {
+    await this.near?.close();
     if (this.owned) await this.redis.quit();
   }
 

@@ -28,8 +28,9 @@ export async function getOrder(
   id: string,
   options: { minVersion?: number | null; timeoutMs?: number | null } = {},
 ): Promise<VersionedDoc<OrderDoc> | null> {
+  // A query's read: the near cache may answer it, with at least the version asked for.
   const read = async () => {
-    const doc = await deps.readStore.get<OrderDoc>(orderDetailsCollection, id);
+    const doc = await deps.readStore.get<OrderDoc>(orderDetailsCollection, id, { cachedFrom: options.minVersion ?? 0 });
     return doc && canSee(caller, doc) ? doc : null;
   };
   const { minVersion, timeoutMs } = options;
