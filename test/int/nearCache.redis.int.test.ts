@@ -47,6 +47,15 @@ async function trackingStore(maxEntries = 100): Promise<{ store: RedisReadStore;
   return { store, prefix, near };
 }
 
+/** Such a store, with an order at version 1 that a query has read once. */
+async function storeHolding(): Promise<Awaited<ReturnType<typeof trackingStore>> & { id: string; first: VersionedDoc | null }> {
+  const tracking = await trackingStore();
+  const id = uniqueName('order');
+  await tracking.store.apply(collection, id, 0, orderDoc(1), {});
+  const first = await tracking.store.get(collection, id, { cachedFrom: 0 });
+  return { ...tracking, id, first };
+}
+
 documentStoreContract('Redis with a near cache', async () => {
   const { store } = await trackingStore();
   return { store, cleanup: async () => {} };
@@ -54,10 +63,7 @@ documentStoreContract('Redis with a near cache', async () => {
 
 describe('Redis read store near cache', () => {
   it('answers a document it has read from memory, without asking Redis', async () => {
-    const { store } = await trackingStore();
-    const id = uniqueName('order');
-    await store.apply(collection, id, 0, orderDoc(1), {});
-    const first = await store.get(collection, id, { cachedFrom: 0 });
+    const { store, id, first } = await storeHolding();
     const before = await hits();
     const again = await store.get(collection, id, { cachedFrom: 0 });
     expect(await hits()).toBe(before + 1);
@@ -69,10 +75,7 @@ describe('Redis read store near cache', () => {
   });
 
   it('drops a document that any client changes in Redis, notice or not', async () => {
-    const { store, prefix } = await trackingStore();
-    const id = uniqueName('order');
-    await store.apply(collection, id, 0, orderDoc(1), {});
-    await store.get(collection, id, { cachedFrom: 0 });
+    const { store, prefix, id } = await storeHolding();
     // Another client, no script, no change notice: Redis itself reports the key.
     await rawRedis().hset(prefix + id, { version: '7', data: JSON.stringify({ note: 'by hand' }) });
     await until(async () => (await store.get(collection, id, { cachedFrom: 0 }))?.version === 7, 'reading the change');
@@ -115,10 +118,7 @@ describe('Redis read store near cache', () => {
   });
 
   it('drops everything when its tracking connection is lost, and tracks again', async () => {
-    const { store, prefix, near } = await trackingStore();
-    const id = uniqueName('order');
-    await store.apply(collection, id, 0, orderDoc(1), {});
-    await store.get(collection, id, { cachedFrom: 0 });
+    const { store, prefix, near, id } = await storeHolding();
     expect(near.size).toBe(1);
     const redis = rawRedis();
     await redis.client('KILL', 'ID', String(near.trackingClientId));
@@ -134,10 +134,7 @@ describe('Redis read store near cache', () => {
   });
 
   it('tracks a namespace a rebuild switched to', async () => {
-    const { store, near } = await trackingStore();
-    const id = uniqueName('order');
-    await store.apply(collection, id, 0, orderDoc(1), {});
-    await store.get(collection, id, { cachedFrom: 0 });
+    const { store, near, id } = await storeHolding();
     const ns = await store.namespaces.create();
     await store.namespaces.pinned(ns).apply(collection, id, 0, orderDoc(5), {});
     await store.namespaces.switchTo(collection, ns);
