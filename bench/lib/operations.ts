@@ -32,7 +32,7 @@ export async function seedOrders(http: GraphQLHttp, clients: number, perUser: nu
  * seconds (its early-refusal probability decays, and HTTP reads share it): do as a client should with
  * SERVICE_UNAVAILABLE and Retry-After (1 s).
  */
-async function unlessUnavailable<T>(operation: () => Promise<T>): Promise<T> {
+export async function unlessUnavailable<T>(operation: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();

@@ -11,6 +11,7 @@ import { benchUser, GraphQLHttp, items, tokenFor, wsClient } from '../lib/graphq
 import { percentiles, spread } from '../lib/load.js';
 import { failureOf, openLoop as generate } from '../lib/openLoop.js';
 import { errorNote, type Row } from '../lib/results.js';
+import { unlessUnavailable } from '../lib/operations.js';
 import { Deliveries } from '../lib/subscriptions.js';
 import type { Deployment } from '../lib/env.js';
 import { topologies } from '../lib/env.js';
@@ -59,7 +60,8 @@ async function subscribe(deployment: Deployment, http: GraphQLHttp, onUpdate: (u
   // myOrdersUpdated sends nothing at subscription: an order created afterwards shows it is live.
   for (let attempt = 0; live.size < users; attempt++) {
     if (attempt === 20) throw new Error(`only ${live.size} of ${users} subscriptions went live`);
-    await Promise.all(tokens.map((token) => http.request(create, { input: { items } }, token)));
+    // Right after the commands scenario's closed loops the admission may still refuse for a moment.
+    await Promise.all(tokens.map((token) => unlessUnavailable(() => http.request(create, { input: { items } }, token))));
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   live = null;
