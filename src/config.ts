@@ -63,8 +63,9 @@ const schema = z
     NATS_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(1000).default(120_000),
     REDIS_PREFIX: z.string().min(1).default('cqrs'),
     // Order documents a query process keeps in memory while Redis tracks them for it (one Redis server
-    // only; 0 turns it off). About 1-2 KB each.
-    READ_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+    // only), about 1-2 KB each. Off by default: it cuts a read's latency at low concurrency but, measured
+    // side by side, costs CPU per read once the process is saturated (docs/operations.md, the near cache).
+    READ_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(0),
     PROJECTOR_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(32),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
     RECONCILE_WINDOW_MS: z.coerce.number().int().min(1000).default(600_000),

@@ -76,6 +76,26 @@ describe('given a started server on the real services', () => {
     });
   });
 
+  describe('when a query process keeps the orders it read (READ_CACHE_ENTRIES)', () => {
+    it('answers a repeated read from memory, and every later version once written, minVersion at once', async () => {
+      // Query role only, on the shared read store that the full server projects into.
+      const caching = await startServer({ ...services.env, ROLE: 'query', READ_CACHE_ENTRIES: '1000' });
+      others.push(caching);
+      const hits = async () => Number(/orders_read_cache_total\{outcome="hit"\} (\d+)/.exec(await (await fetch(`${caching.url}/metrics`)).text())?.[1] ?? 0);
+      const read = /* GraphQL */ `query($id: ID!, $minVersion: Int) { order(id: $id, minVersion: $minVersion) { status version } }`;
+      const created = await gql(server.url, createAndRead, { input: { items } }, token);
+      const id = created.data.createOrder.orderId as string;
+      const deadline = Date.now() + 5000;
+      // Until the process tracks the documents, reads go to Redis and nothing is kept.
+      while ((await hits()) === 0 && Date.now() < deadline) expect((await gql(caching.url, read, { id }, token)).data.order).toEqual({ status: 'CREATED', version: 1 });
+      expect(await hits()).toBeGreaterThan(0);
+      const confirmed = await gql(server.url, `mutation($id: ID!) { confirmOrder(orderId: $id) { version } }`, { id }, token);
+      expect(confirmed.data.confirmOrder.version).toBe(2);
+      expect((await gql(caching.url, read, { id, minVersion: 2 }, token)).data.order).toEqual({ status: 'CONFIRMED', version: 2 });
+      expect((await gql(caching.url, read, { id }, token)).data.order).toEqual({ status: 'CONFIRMED', version: 2 });
+    });
+  });
+
   describe('when the instance does not run the query role', () => {
     it('answers ROLE_NOT_SERVED on the order field, and the command has succeeded', async () => {
       const commandOnly = await startServer({ ...services.env, ROLE: 'command' });

@@ -23,9 +23,9 @@ describe('when REDIS_CLUSTER_URLS names the seed nodes', () => {
 });
 
 describe('when READ_CACHE_ENTRIES sizes the near cache', () => {
-  it('keeps 10,000 documents unless told, none with 0, and refuses a negative size', () => {
-    expect(loadConfig({}).READ_CACHE_ENTRIES).toBe(10_000);
-    expect(loadConfig({ READ_CACHE_ENTRIES: '0' }).READ_CACHE_ENTRIES).toBe(0);
+  it('keeps none unless told, as many as told, and refuses a negative size', () => {
+    expect(loadConfig({}).READ_CACHE_ENTRIES).toBe(0);
+    expect(loadConfig({ READ_CACHE_ENTRIES: '10000' }).READ_CACHE_ENTRIES).toBe(10_000);
     expect(() => loadConfig({ READ_CACHE_ENTRIES: '-1' })).toThrow(ConfigError);
   });
 });
