@@ -27,17 +27,26 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    size: { type: 'string', default: 'full' },
-    rate: { type: 'string' },
-    seconds: { type: 'string' },
-    repeats: { type: 'string' },
-    out: { type: 'string' },
-    topology: { type: 'string', default: 'single' },
-  },
-});
+const argOptions = {
+  size: { type: 'string', default: 'full' },
+  rate: { type: 'string' },
+  seconds: { type: 'string' },
+  repeats: { type: 'string' },
+  out: { type: 'string' },
+  topology: { type: 'string', default: 'single' },
+} as const;
+if (process.argv.includes('--help')) {
+  console.log(usage);
+  process.exit(0);
+}
+// An unknown option gets its name and the usage line, not parseArgs' stack trace.
+const { positionals, values } = (() => {
+  try {
+    return parseArgs({ allowPositionals: true, options: argOptions });
+  } catch (error) {
+    return fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  }
+})();
 const topology = values.topology === 'single' || values.topology === 'cluster' ? values.topology : fail(usage);
 const [which = fail(usage)] = positionals;
 const names = which === 'all' ? [...scenarioNames] : scenarioNames.includes(which as ScenarioName) ? [which as ScenarioName] : fail(usage);
