@@ -40,8 +40,6 @@ export class NearCache {
   /** Prefixes the live connection tracks; empty while it is down. */
   private tracked = new Set<string>();
   private readonly wanted = new Set<string>();
-  /** Bumped whenever everything is dropped or tracking starts: a read from an earlier epoch is not kept. */
-  private epoch = 0;
   private connection: Redis | undefined;
   private closed = false;
   /** CLIENT ID of the tracking connection while it tracks (for operators and tests: CLIENT LIST / KILL). */
@@ -65,13 +63,13 @@ export class NearCache {
       this.want(prefix);
       outcomes.untracked.inc();
     }
-    const epoch = this.epoch;
     let flight = this.flights.get(key);
     if (!flight) this.flights.set(key, (flight = { spoilt: false, readers: 0 }));
     flight.readers++;
     try {
       const doc = await fetch();
-      if (doc && !flight.spoilt && epoch === this.epoch && this.tracked.has(prefix)) this.keep(key, doc);
+      // Spoilt also when everything was dropped meanwhile, tracking (re)started included.
+      if (doc && !flight.spoilt && this.tracked.has(prefix)) this.keep(key, doc);
       return doc;
     } finally {
       if (--flight.readers === 0) this.flights.delete(key);
@@ -110,9 +108,9 @@ export class NearCache {
     this.entries.set(key, doc);
   }
 
+  /** Drops what is held, and spoils every read in flight: none of them is kept. */
   private dropAll(): void {
     this.entries.clear();
-    this.epoch++;
     for (const flight of this.flights.values()) flight.spoilt = true;
   }
 

@@ -116,8 +116,7 @@ export class RedisReadStore implements ReadStore {
 
   async get<T>(collection: string, id: string, options?: GetOptions): Promise<VersionedDoc<T> | null> {
     if (this.near && options?.cachedFrom !== undefined) {
-      const base = await this.base(collection);
-      const prefix = this.keys.doc(base, collection, '');
+      const prefix = await this.docPrefix(collection);
       const key = prefix + id;
       return this.near.read(key, prefix, options.cachedFrom, () => this.getKey<T>(key));
     }
@@ -126,7 +125,12 @@ export class RedisReadStore implements ReadStore {
 
   /** Has the near cache track the collection's documents now, rather than at its first read. */
   async trackReads(collection: string): Promise<void> {
-    if (this.near) this.near.want(this.keys.doc(await this.base(collection), collection, ''));
+    if (this.near) this.near.want(await this.docPrefix(collection));
+  }
+
+  /** What the collection's document keys in its active namespace start with (one server: no hash tag). */
+  private async docPrefix(collection: string): Promise<string> {
+    return this.keys.doc(await this.base(collection), collection, '');
   }
 
   private async getKey<T>(key: string): Promise<VersionedDoc<T> | null> {
