@@ -46,16 +46,22 @@ export function createRouter(options: AppOptions, yoga: Yoga, identities: Identi
   };
 }
 
-/** Asks every configured dependency at once, each given 2 s. */
-function readinessCheck(dependencies: Record<string, () => Promise<void>>) {
+/**
+ * Asks every configured dependency at once, each given `timeoutMs`. The timer of a ping that answered is
+ * cleared: a probe every second used to leave a 2 s timer per dependency behind it.
+ */
+export function readinessCheck(dependencies: Record<string, () => Promise<void>>, timeoutMs = 2000) {
   return async (): Promise<{ ok: boolean; failing: Record<string, string> }> => {
     const failing: Record<string, string> = {};
     await Promise.all(
       Object.entries(dependencies).map(async ([name, ping]) => {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 2000).unref())]);
+          await Promise.race([ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), timeoutMs).unref()))]);
         } catch (error) {
           failing[name] = error instanceof Error ? error.message : String(error);
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
