@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
-import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure, RequestCache } from '@pothos/plugin-scope-auth';
+import type { Plugin } from 'graphql-yoga';
 import { ForbiddenError, UnauthenticatedError } from '../domain/errors.js';
 import { isAdmin } from '../domain/order/index.js';
 import type { Context, SignedIn } from './context.js';
@@ -42,6 +43,20 @@ export const builder = new SchemaBuilder<{
     nodeFieldOptions: { nullable: false },
   },
 });
+
+/**
+ * Drops scope-auth's cache of an operation's context once the operation has run. The plugin keeps it in a
+ * WeakMap keyed by the context, and the cache holds the context, hence the whole request (its headers,
+ * body, response). Node 20's V8 collects a WeakMap's entries only in a full collection: its young
+ * generation collections keep every value whose key is alive, and this value keeps its own key. So every
+ * request that reached an authorized field outlived the young generation and was promoted: about 10 KiB
+ * of each `order(id)` and `createOrder`, and a major collection every few seconds under load
+ * (`bench/micro/alloc.ts --promoted`, docs/operations.md "Garbage collection"). Deleted, the entry is
+ * gone before the next young collection and the request dies young.
+ */
+export const releaseAuthCache: Plugin = {
+  onExecute: ({ args }) => ({ onExecuteDone: () => RequestCache.clearForContext(args.contextValue) }),
+};
 
 function adminAction(failure: AuthFailure): string | null {
   if (failure.kind === AuthScopeFailureType.AuthScope && failure.scope === 'admin') return String(failure.parameter);

@@ -4,6 +4,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Context } from '../schema/context.js';
 import { documentedError, toGraphQLError, useDocumentedErrors } from '../schema/errors.js';
+import { releaseAuthCache } from '../schema/builder.js';
 import { schema } from '../schema/index.js';
 import { armorPlugin } from '../security/armor.js';
 import { bodyLimitPlugin } from '../security/bodyLimit.js';
@@ -53,6 +54,7 @@ export function createYogaApp(options: AppOptions, identities: Identities, limit
       bodylessPlugin,
       subscriptionExecution(),
       traced.yogaPlugin(),
+      releaseAuthCache,
     ],
     // Whatever the plugin above did not see (errors raised while reading the request) ends here; the
     // plugin's result hook then gives an unexpected one the request's correlation id, and logs it.
