@@ -69,12 +69,21 @@ const add = (table: Map<string, number>, key: string, size: number) => table.set
 let total = 0;
 for (const { size, nodeId } of profile.samples) {
   total += size;
-  const leaf = nodes.get(nodeId)!.callFrame;
+  // V8 leaves out of the tree a frame all of whose samples were freed (kept here: promoted, then freed by
+  // a major collection); its sample still counts in the total.
+  const node = nodes.get(nodeId);
+  if (!node) {
+    add(tables['self, by package or file'], '(frame not in the profile)', size);
+    continue;
+  }
+  const leaf = node.callFrame;
   add(tables['self, by package or file'], owner(leaf), size);
   add(tables['self, by function'], where(leaf), size);
   const seen = new Set<string>();
   for (let id: number | undefined = nodeId; id !== undefined; id = parents.get(id)) {
-    const name = owner(nodes.get(id)!.callFrame);
+    const frame = nodes.get(id)?.callFrame;
+    if (!frame) break;
+    const name = owner(frame);
     if (!seen.has(name)) seen.add(name), add(tables['inclusive, by package or file'], name, size);
   }
 }
