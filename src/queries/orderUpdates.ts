@@ -4,7 +4,7 @@ import { orderDetails, type OrderDoc } from '../readModels/orderDetails/projecti
 import { canSee } from '../readModels/orderDetails/queries.js';
 import { toProjected } from '../readModels/projection.js';
 import { routerOf } from './noticeRouter.js';
-import { markShared } from './sharedPayloads.js';
+import { markShared, ThisMillisecond } from './sharedPayloads.js';
 import { traced } from '../telemetry/hooks.js';
 
 export interface OrderUpdate {
@@ -31,8 +31,8 @@ export const REPLAY_PAGE = 200;
 
 const finalStatuses: ReadonlySet<OrderDoc['status']> = new Set(['DELIVERED', 'CANCELLED']);
 
-/** The newest update made of each announced document, for the next subscriber that pushes it too. */
-const announcedUpdates = new WeakMap<VersionedDoc<OrderDoc>, OrderUpdate>();
+/** The update made of each document announced this millisecond, for the next subscriber that pushes it too. */
+const announcedUpdates = new ThisMillisecond<VersionedDoc<OrderDoc>, OrderUpdate>();
 
 /**
  * The update of a change notice's document, one object for every subscriber of the order that pushes it
@@ -43,10 +43,11 @@ const announcedUpdates = new WeakMap<VersionedDoc<OrderDoc>, OrderUpdate>();
  */
 function announcedUpdate(doc: VersionedDoc<OrderDoc>, eventType: string, previousVersion: number | null): OrderUpdate {
   const now = Date.now();
-  const last = announcedUpdates.get(doc);
-  if (last && last.deliveredAt.getTime() === now && last.eventType === eventType && last.previousVersion === previousVersion) return last;
+  const announced = announcedUpdates.of(now);
+  const last = announced.get(doc);
+  if (last && last.eventType === eventType && last.previousVersion === previousVersion) return last;
   const update = markShared({ doc, eventType, previousVersion, deliveredAt: new Date(now) });
-  announcedUpdates.set(doc, update);
+  announced.set(doc, update);
   return update;
 }
 

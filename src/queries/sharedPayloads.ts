@@ -16,3 +16,24 @@ export function markShared<T extends object>(payload: T): T {
 export function isShared(payload: unknown): payload is object {
   return typeof payload === 'object' && payload !== null && shared.has(payload);
 }
+
+/**
+ * What is kept of shared events for the millisecond `now` only (the updates made of a document, the
+ * results executed of an event): a map emptied as soon as the clock has moved on. Not a WeakMap keyed by
+ * the event: Node 20's V8 keeps a WeakMap's value through every young-generation collection while its
+ * key lives, and a value that holds its key (an update holds its document) is collected only by a full
+ * collection; each change and its results then outlived the young generation, to fill the old one.
+ */
+export class ThisMillisecond<K, V> {
+  private at = Number.NaN;
+  private readonly entries = new Map<K, V>();
+
+  /** The entries kept since the clock last read `now`. */
+  of(now: number): Map<K, V> {
+    if (now !== this.at) {
+      this.entries.clear();
+      this.at = now;
+    }
+    return this.entries;
+  }
+}

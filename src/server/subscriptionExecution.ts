@@ -1,6 +1,6 @@
 import { createSourceEventStream, type DocumentNode, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { isShared } from '../queries/sharedPayloads.js';
+import { isShared, ThisMillisecond } from '../queries/sharedPayloads.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -32,13 +32,8 @@ export function subscriptionExecution(): Plugin {
   return { onSubscribe: ({ setSubscribeFn }) => setSubscribeFn(subscribe as never) };
 }
 
-interface Kept {
-  at: number;
-  result: ExecutionResult;
-}
-
-/** Per shared event, the results of it by execution key; they go with the event. */
-const kept = new WeakMap<object, Map<string, Kept>>();
+/** Per shared event, the results executed of it this millisecond, by execution key. */
+const kept = new ThisMillisecond<object, Map<string, ExecutionResult>>();
 const documentIds = new WeakMap<DocumentNode, number>();
 let lastDocumentId = 0;
 
@@ -58,13 +53,14 @@ export async function subscribe(args: ExecutionArgs): Promise<AsyncIterableItera
 
 export function executeShared(args: ExecutionArgs, key: string, event: object): Result {
   const now = Date.now();
-  let results = kept.get(event);
-  const hit = results?.get(key);
-  if (hit && hit.at === now) return hit.result;
+  const hit = kept.of(now).get(event)?.get(key);
+  if (hit) return hit;
   const result = execute({ ...args, rootValue: event });
   if (result instanceof Promise || result.errors || Date.now() !== now) return result;
-  if (!results) kept.set(event, (results = new Map()));
-  results.set(key, { at: now, result });
+  const thisMillisecond = kept.of(now);
+  let results = thisMillisecond.get(event);
+  if (!results) thisMillisecond.set(event, (results = new Map()));
+  results.set(key, result);
   return result;
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Caller } from '../../src/domain/order/index.js';
 import type { OrderUpdate } from '../../src/queries/orderUpdates.js';
-import { markShared } from '../../src/queries/sharedPayloads.js';
+import { markShared, ThisMillisecond } from '../../src/queries/sharedPayloads.js';
 import type { Context, Services } from '../../src/schema/context.js';
 import { schema } from '../../src/schema/index.js';
 import { executeShared, subscribe } from '../../src/server/subscriptionExecution.js';
@@ -153,3 +153,17 @@ function seen(result: IteratorResult<ExecutionResult>) {
   const update = (result.value.data as { orderUpdated: Pick<OrderUpdate, 'eventType' | 'previousVersion'> & { version: number } }).orderUpdated;
   return { eventType: update.eventType, version: update.version, previousVersion: update.previousVersion };
 }
+
+describe('given what is kept of shared events', () => {
+  it('holds it for the millisecond it was made in, and lets it go once the clock has moved on', () => {
+    const kept = new ThisMillisecond<object, string>();
+    const event = {};
+    kept.of(1_000).set(event, 'result');
+    expect(kept.of(1_000).get(event)).toBe('result');
+    // Nothing of it is held after that millisecond, not even by a reference that only a full garbage
+    // collection would clear (a WeakMap's, on Node 20): the map that held it is empty.
+    const later = kept.of(1_001);
+    expect(later.size).toBe(0);
+    expect(kept.of(1_000).get(event)).toBeUndefined();
+  });
+});
