@@ -42,7 +42,9 @@ async function untilReady(url: string, exited: Promise<unknown>, tail: string[],
  */
 export async function spawnServer(entry: string, env: Record<string, string>, readyMessage: string, nodeArgs: string[] = []): Promise<SpawnedServer> {
   const port = readyMessage === 'readyz' ? String(await freePort()) : '0';
-  const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...nodeArgs, entry], {
+  // BENCH_NODE_ARGS="--trace-gc ..." adds flags to every server a benchmark starts, for a probe (with BENCH_SERVER_LOG).
+  const probeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...probeArgs, ...nodeArgs, entry], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
