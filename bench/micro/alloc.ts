@@ -4,7 +4,9 @@
 // with --role all), and prints KiB per request by package or file and by function, the allocating
 // frame itself (self) and everything under a frame (inclusive). --promoted counts only what outlived the
 // young generation (freed by a major GC, or alive at the end): what makes the old generation grow.
-//   npx tsx bench/micro/alloc.ts [--op createOrder|read] [--role all|command|query] [--seconds 8] [--promoted] [--rows 25]
+// COMMAND_* in the environment reach the service (COMMAND_MAX_IN_FLIGHT=2 COMMAND_MAX_QUEUE=2 with
+// --connections 64: mostly refusals); figures are per request answered, refused or not.
+//   npx tsx bench/micro/alloc.ts [--op createOrder|read] [--role all|command|query] [--seconds 8] [--connections 8] [--promoted] [--rows 25]
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,13 +19,14 @@ import { createOrderMutation, orderQuery, seedOrders, settle } from '../lib/oper
 import { wrk, type WrkRequest } from '../lib/wrk.js';
 
 const { values } = parseArgs({
-  options: { op: { type: 'string', default: 'createOrder' }, role: { type: 'string', default: 'all' }, seconds: { type: 'string', default: '8' }, promoted: { type: 'boolean', default: false }, rows: { type: 'string', default: '25' } },
+  options: { op: { type: 'string', default: 'createOrder' }, role: { type: 'string', default: 'all' }, seconds: { type: 'string', default: '8' }, promoted: { type: 'boolean', default: false }, rows: { type: 'string', default: '25' }, connections: { type: 'string', default: '8' } },
 });
 const out = path.join(await mkdtemp(path.join(tmpdir(), 'alloc-')), 'profile.heapprofile');
 const env = await BenchEnv.create();
 let requests = 0;
 try {
-  const service = await env.startService(['--import', './bench/lib/allocProbe.mjs'], { ROLE: values.role, ALLOC_OUT: out, ALLOC_PROMOTED: values.promoted ? '1' : '0' });
+  const passThrough = Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('COMMAND_')) as [string, string][]);
+  const service = await env.startService(['--import', './bench/lib/allocProbe.mjs'], { ...passThrough, ROLE: values.role, ALLOC_OUT: out, ALLOC_PROMOTED: values.promoted ? '1' : '0' });
   const deployment = { topology: 'all' as const, commandUrl: service.url, queryUrl: service.url, servers: [service] };
   let list: WrkRequest[];
   if (values.op === 'read') {
@@ -34,17 +37,18 @@ try {
     for (const [user, ids] of orders.entries()) for (const id of ids) list.push({ token: await tokenFor(benchUser(user)), body: JSON.stringify({ query: orderQuery, variables: { id } }) });
   } else list = await Promise.all(Array.from({ length: 8 }, async (_, user) => ({ token: await tokenFor(benchUser(user)), body: JSON.stringify({ query: createOrderMutation, variables: { input: { items } } }) })));
   const drained = () => (values.op === 'createOrder' && values.role === 'all' ? settle(env, deployment) : Promise.resolve(0));
-  await wrk(service.url, 8, 3, list);
+  const connections = Number(values.connections);
+  await wrk(service.url, connections, 3, list).catch(() => {}); // a warm-up: refusals only are no failure here
   await drained();
   process.kill(service.pid, 'SIGUSR2');
   await sleep(300);
-  const result = await wrk(service.url, 8, Number(values.seconds), list);
+  const result = await wrk(service.url, connections, Number(values.seconds), list);
   await drained(); // the pipeline's work for these commands is theirs too
   const written = service.nextLog('alloc profile written', 30_000);
   process.kill(service.pid, 'SIGUSR2');
   await written;
-  requests = result.samples;
-  console.log(`${values.op} x8 (${values.role}): ${result.perSecond.toFixed(0)}/s, ${requests} requests sampled${values.promoted ? ', promoted only' : ''}`);
+  requests = result.samples + result.errors;
+  console.log(`${values.op} x${connections} (${values.role}): ${result.perSecond.toFixed(0)}/s answered well, ${requests} requests sampled (${result.errors} refused or failed)${values.promoted ? ', promoted only' : ''}`);
   await env.stop(service);
 } finally {
   await env.cleanup();
