@@ -6,8 +6,6 @@ import type { Identity } from './context.js';
 export interface Identities {
   /** The caller an Authorization value names, or why it was refused. */
   identify(authorization: unknown): Promise<Identity>;
-  /** The same for an HTTP request, verified once however many plugins ask. */
-  ofRequest(request: Request): Promise<Identity>;
   /** Whom the rate limit and the connection cap count: the user, or the address of an anonymous caller. */
   callerKey(identity: Identity, address: string | undefined): string;
 }
@@ -24,15 +22,8 @@ export function createIdentities(tokens: TokenRules): Identities {
       return { caller: null, authError: error };
     }
   };
-  // The rate limiter and the context both need the caller: verify each HTTP request's token once.
-  const identities = new WeakMap<Request, Promise<Identity>>();
   return {
     identify,
-    ofRequest(request) {
-      let identity = identities.get(request);
-      if (!identity) identities.set(request, (identity = identify(request.headers.get('authorization'))));
-      return identity;
-    },
     callerKey: (identity, address) => keyOfCaller(identity.caller?.userId, address),
   };
 }

@@ -37,7 +37,8 @@ export function createYogaApp(options: AppOptions, identities: Identities, limit
     multipart: false,
     cors: corsOptions(security.corsOrigins),
     context: async ({ request, identity, correlationId, res, socket }) => {
-      const { caller, authError } = identity ?? (await identities.ofRequest(request));
+      // Over HTTP the rate limit's onParams below has already identified the caller, on this very object.
+      const { caller, authError } = identity ?? (await identities.identify(request.headers.get('authorization')));
       // A stalled subscriber is dropped with its connection: the socket (WebSocket) or the response (SSE).
       const drop = socket ? () => socket.terminate() : res ? () => void res.destroy() : undefined;
       return { caller, authError, correlationId: correlationId ?? randomUUID(), services: options.services, drop };
@@ -82,7 +83,11 @@ function rateLimitPlugin(identities: Identities, limiter: RateLimiter): Plugin<{
       },
     }),
     async onParams({ request, context, setResult }) {
-      const refused = await admit(limiter, identities.callerKey(await identities.ofRequest(request), context.req?.socket.remoteAddress));
+      // Kept on the operation's context (the object Yoga builds the GraphQL context from), for the context
+      // factory above: not in a WeakMap keyed by the request, whose values Node 20 frees only in a full
+      // collection (docs/operations.md, "Garbage collection").
+      const identity = (context.identity ??= await identities.identify(request.headers.get('authorization')));
+      const refused = await admit(limiter, identities.callerKey(identity, context.req?.socket.remoteAddress));
       if (!refused) return;
       const error = toGraphQLError(refused)!;
       // 429 only when the response holds nothing else: in a batch, the other operations may have run.
