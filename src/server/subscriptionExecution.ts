@@ -53,12 +53,13 @@ export async function subscribe(args: ExecutionArgs): Promise<AsyncIterableItera
 
 export function executeShared(args: ExecutionArgs, key: string, event: object): Result {
   const now = Date.now();
-  const hit = kept.of(now).get(event)?.get(key);
-  if (hit) return hit;
-  const result = execute({ ...args, rootValue: event });
-  if (result instanceof Promise || result.errors || Date.now() !== now) return result;
   const thisMillisecond = kept.of(now);
   let results = thisMillisecond.get(event);
+  const hit = results?.get(key);
+  if (hit) return hit;
+  // Kept only when answered synchronously within `now`: `thisMillisecond` is then still that millisecond's map.
+  const result = execute({ ...args, rootValue: event });
+  if (result instanceof Promise || result.errors || Date.now() !== now) return result;
   if (!results) thisMillisecond.set(event, (results = new Map()));
   results.set(key, result);
   return result;
