@@ -65,16 +65,30 @@ async function verifyWithExpiry(token: string | null, rules: TokenRules, key: Ui
 export function createAuthenticator(rules: TokenRules, { maxCached = 10_000, now = () => Date.now() / 1000 } = {}) {
   const key = encoder.encode(rules.secret);
   const verified = new Map<string, { caller: Caller; expiresAt: number }>();
+  // Verifications under way, by token: the operations of a batch (or requests racing in with a new token)
+  // share one, so they pay for one HMAC and go on in the order they asked. Each verifying on its own, they
+  // went on in the order WebCrypto's thread pool finished them, and a batch's rate limit refused its
+  // first operation and ran its sixth. Emptied as each settles, so a refusal is not remembered either.
+  const verifying = new Map<string, Promise<Caller>>();
+  const verify = async (token: string): Promise<Caller> => {
+    try {
+      const result = (await verifyWithExpiry(token, rules, key, now()))!;
+      if (verified.size >= maxCached) verified.delete(verified.keys().next().value!); // the oldest entry
+      verified.set(token, { caller: result.caller, expiresAt: result.exp + clockToleranceSeconds });
+      return result.caller;
+    } finally {
+      verifying.delete(token);
+    }
+  };
   return async (authorization: string | null | undefined): Promise<Caller | null> => {
     const token = bearer(authorization);
     if (token === null) return null;
     const hit = verified.get(token);
     if (hit && hit.expiresAt > now()) return hit.caller;
     verified.delete(token);
-    const result = (await verifyWithExpiry(token, rules, key, now()))!;
-    if (verified.size >= maxCached) verified.delete(verified.keys().next().value!); // the oldest entry
-    verified.set(token, { caller: result.caller, expiresAt: result.exp + clockToleranceSeconds });
-    return result.caller;
+    let pending = verifying.get(token);
+    if (!pending) verifying.set(token, (pending = verify(token)));
+    return pending;
   };
 }
 

@@ -194,6 +194,26 @@ describe("given the server's authenticator, which remembers verified tokens", ()
     await expect(authenticator(`Bearer ${header}.${payload}.${'B'.repeat(43)}`)).rejects.toThrow('token signature is invalid');
   });
 
+  it('verifies a new token once for callers that ask at the same time, and answers them in the order they asked', async () => {
+    const authenticator = createAuthenticator({ secret });
+    const token = await signToken('batcher', secret);
+    const order: number[] = [];
+    const callers = await Promise.all(Array.from({ length: 7 }, (_, i) => authenticator(`Bearer ${token}`).then((caller) => (order.push(i), caller))));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // One verification: every caller got the very object it produced.
+    expect(new Set(callers).size).toBe(1);
+    expect(callers[0]).toEqual({ userId: 'batcher', roles: [] });
+  });
+
+  it('shares a refusal with the callers waiting on it, and remembers none', async () => {
+    const authenticator = createAuthenticator({ secret });
+    const [header, payload] = (await signToken('alice', secret)).split('.');
+    const forged = `Bearer ${header}.${payload}.${'A'.repeat(43)}`;
+    const answers = await Promise.allSettled([authenticator(forged), authenticator(forged)]);
+    expect(answers.map((answer) => answer.status)).toEqual(['rejected', 'rejected']);
+    await expect(authenticator(forged)).rejects.toThrow('token signature is invalid');
+  });
+
   it('keeps at most maxCached tokens', async () => {
     const authenticator = createAuthenticator({ secret }, { maxCached: 2 });
     for (const user of ['a', 'b', 'c', 'a']) expect((await authenticator(`Bearer ${await signToken(user, secret)}`))?.userId).toBe(user);
