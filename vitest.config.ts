@@ -16,6 +16,7 @@ export default defineConfig({
         test: {
           name: 'int',
           include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/buildOnce.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -26,6 +27,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],
+          globalSetup: ['test/buildOnce.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 90_000,

@@ -1,7 +1,8 @@
-// The service's roles as separate processes (`node --import tsx src/main.ts`, ROLE=...), as a deployment
-// runs them, under a small supervisor: a process the runner kills is restarted when the fault says so;
-// one that exits on its own is restarted with a backoff, and the exit is recorded with its last log
-// lines, since that is a finding (or a start refused while a dependency is down, recorded apart).
+// The service's roles as separate processes (`node dist/main.js`, ROLE=...), compiled as a deployment
+// runs them (`faults/run.ts` and the test suites build dist/ first), under a small supervisor: a process
+// the runner kills is restarted when the fault says so; one that exits on its own is restarted with a
+// backoff, and the exit is recorded with its last log lines, since that is a finding (or a start refused
+// while a dependency is down, recorded apart).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -82,7 +83,7 @@ export class ServiceProcess {
     this.plannedStop = false;
     this.recentErrors = [];
     this.log.write(`\n--- ${new Date().toISOString()} start ${this.name} (ROLE=${this.roles})\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', ...this.env, ROLE: this.roles },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,8 @@ import { createTestDatabase, type TestDatabase } from '../db.js';
 import { uniqueName, urls } from '../services.js';
 
 export const jwtSecret = 'e2e-secret-with-enough-length';
+/** The service as deployed: compiled JavaScript, built once per test run (test/buildOnce.ts). */
+export const serviceEntry = 'dist/main.js';
 
 export interface StartedServer {
   url: string;
@@ -17,9 +19,12 @@ export interface StartedServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` as its own process, as a user would, and waits for its "service started" line. */
+/**
+ * Starts the compiled service (`dist/main.js`, built by test/buildOnce.ts) as its own process, as `npm start`
+ * does, and waits for its "service started" line.
+ */
 export async function startServer(env: Record<string, string>): Promise<StartedServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [serviceEntry], {
     env: { PATH: process.env.PATH, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', JWT_SECRET: jwtSecret, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SYNC_MS } from '../../src/security/rateLimit.js';
 import { uniqueName } from '../services.js';
-import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, jwtSecret, orderQuery, orderUpdatedSubscription, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
+import { collect, createOrderMutation, gql, type IsolatedServices, isolatedServices, jwtSecret, orderQuery, orderUpdatedSubscription, serviceEntry, type StartedServer, startServer, tokenFor, wsClient } from './harness.js';
 
 // Every rule of docs/security.md, each answered with its documented code, against a started server
 // on the real Postgres, NATS and Redis.
@@ -672,7 +672,7 @@ describe('given the service on the real Postgres, NATS and Redis', () => {
 
 describe('given NODE_ENV=production and no JWT_SECRET', () => {
   it('refuses to start, naming the missing secret', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [serviceEntry], {
       env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

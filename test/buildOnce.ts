@@ -1,0 +1,13 @@
+// globalSetup of the int and e2e projects: they start the service as it is deployed, compiled
+// (`node dist/main.js`, what `npm start` runs), so dist/ is built first, once per run, whichever projects
+// run. Incremental: a few seconds when nothing changed, about 12 s from nothing. Under the TypeScript loader
+// every start took a second longer (3 s against 2 s here), and the suites start some 70 processes.
+import { execFileSync } from 'node:child_process';
+
+const run = globalThis as { cqrsBuilt?: true };
+
+export default function buildOnce(): void {
+  if (run.cqrsBuilt) return;
+  execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+  run.cqrsBuilt = true;
+}
