@@ -293,9 +293,16 @@ describe('given the document this projector wrote last', () => {
     await applyEvent(world.deps, orderDetails, v1);
     world.reads.length = 0;
     const gets = world.gets();
+    const atV1 = structuredClone(world.doc()!);
     expect(await applyEvent(world.deps, orderDetails, v2)).toBe('applied');
     expect(world.gets()).toBe(gets);
     expect(world.doc()).toMatchObject({ version: 2, eventId: 'e-2' });
+    // What it remembered gives the document a read would: a projector that must read v1 writes the same v2.
+    const cold = fakes(history);
+    cold.seed(atV1);
+    expect(await applyEvent(cold.deps, orderDetails, v2)).toBe('applied');
+    expect(cold.gets()).toBe(1);
+    expect({ ...cold.doc()!, projectedAt: 'any' }).toEqual({ ...world.doc()!, projectedAt: 'any' });
   });
 
   it('folds onto what is stored when the document was replaced behind its back at the same version', async () => {
