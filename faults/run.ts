@@ -6,12 +6,11 @@
 // To reproduce one finding: --faults kind,kind (the CI profile with these faults in this order),
 // --env KEY=VALUE (repeatable; service settings), --warmup-s N (load before the first fault).
 // Exits 0 when nothing was lost or doubled and the read side converged after every fault, 1 otherwise.
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { type FaultKind, faultKinds } from './faults.js';
 import { ci, cluster, custom, long } from './profiles.js';
 import { runFaults } from './runner.js';
-import { repoRoot } from './services.js';
+import { buildService } from '../test/buildOnce.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,6 +65,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   });
 
 // The roles run compiled, as deployed: build dist/ first (incremental, seconds when nothing changed).
-execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
+buildService();
 const { report } = await runFaults({ profile, seed: values.seed === undefined ? undefined : Number(values.seed), outDir: values.out });
 process.exit(report.verdict.ok && !interrupted ? 0 : 1);

@@ -1,12 +1,12 @@
 // Everything one run needs on the local servers, named for this run only, and removed afterwards:
 // a fresh migrated database, a JetStream stream and subject prefix, a Redis key prefix. Addresses are
 // fixed to 127.0.0.1 on purpose: a benchmark must never send its load anywhere else.
-import { execFileSync } from 'node:child_process';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { applyMigrations } from '../../src/infrastructure/postgres/migrate.js';
+import { buildService } from '../../test/buildOnce.js';
 import { type NatsCluster, type RedisCluster, startNatsCluster, startRedisCluster } from '../../test/clusters.js';
 import { benchJwtSecret } from './graphql.js';
 import { spawnServer, type SpawnedServer } from './spawn.js';
@@ -49,7 +49,7 @@ export class BenchEnv {
 
   static async create({ topology = 'single' }: { topology?: 'single' | 'cluster' } = {}): Promise<BenchEnv> {
     // Production runs compiled JavaScript (npm start); so does every service this benchmark measures.
-    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+    buildService();
     const suffix = `${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
     const databaseName = `cqrs_bench_${suffix}`;
     await admin(`CREATE DATABASE "${databaseName}"`);
